@@ -1,0 +1,136 @@
+"""A ticket's SLA clocks: pure functions over the state stored on the ticket.
+
+The state is a small JSON object (start, closed pauses, an open pause, the customer
+message awaiting a next response, per-metric results) so deadlines can always be
+recomputed from the start: a priority change keeps elapsed time, a pause moves
+every open deadline by the paused business time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.config import METRICS, Target
+from bot.sla import Calendar, add_business_minutes, business_minutes_between
+
+PAUSING_STATUSES = frozenset({"waiting_on_customer", "awaiting_approval", "delivered_to_test", "resolved", "closed"})
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def new_state(start: datetime) -> dict[str, Any]:
+    return {"start": _iso(start), "pauses": [], "paused_since": None, "next_response_start": None, "results": {}}
+
+
+def pauses(state: dict[str, Any], now: datetime | None = None) -> list[tuple[datetime, datetime]]:
+    out = [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in state.get("pauses", [])]
+    since = _ts(state.get("paused_since"))
+    if since is not None and now is not None and now > since:
+        out.append((since, now))
+    return out
+
+
+def pause(state: dict[str, Any], now: datetime) -> None:
+    if not state.get("paused_since"):
+        state["paused_since"] = _iso(now)
+
+
+def resume(state: dict[str, Any], now: datetime) -> None:
+    since = _ts(state.get("paused_since"))
+    if since is not None:
+        if now > since:
+            state.setdefault("pauses", []).append([_iso(since), _iso(now)])
+        state["paused_since"] = None
+
+
+def is_paused(state: dict[str, Any]) -> bool:
+    return bool(state.get("paused_since"))
+
+
+def clock_start(state: dict[str, Any], metric: str) -> datetime | None:
+    """When the metric's clock started, or None when it is not running (met, or nothing awaits a reply)."""
+    results = state.get("results", {})
+    if metric == "next_response":
+        return _ts(state.get("next_response_start"))
+    if metric in results:
+        return None
+    return _ts(state["start"])
+
+
+@dataclass(frozen=True)
+class ClockView:
+    metric: str
+    target_minutes: int
+    started: datetime | None
+    due: datetime | None  # None while paused or not running
+    warn_at: datetime | None
+    used_minutes: float
+    paused: bool
+    result: str | None  # "met" | "missed" | None
+
+
+def view(state: dict[str, Any], cal: Calendar, target: Target, warn_fraction: float, now: datetime) -> list[ClockView]:
+    paused = is_paused(state)
+    closed = pauses(state)
+    everything = pauses(state, now)
+    out = []
+    for metric in METRICS:
+        minutes = target.minutes(metric)
+        start = clock_start(state, metric)
+        result = state.get("results", {}).get(metric)
+        if isinstance(result, dict):
+            result = None
+        if start is None or minutes is None:
+            out.append(ClockView(metric, minutes or 0, None, None, None, 0.0, paused, result))
+            continue
+        used = business_minutes_between(cal, start, now, everything)
+        if paused:
+            due = warn = None
+        else:
+            due = add_business_minutes(cal, start, minutes, closed)
+            warn = add_business_minutes(cal, start, minutes * warn_fraction, closed)
+        out.append(ClockView(metric, minutes, start, due, warn, used, paused, result))
+    return out
+
+
+def deadlines(state: dict[str, Any], cal: Calendar, target: Target, now: datetime) -> dict[str, datetime | None]:
+    return {v.metric: v.due for v in view(state, cal, target, 0.5, now)}
+
+
+def record(state: dict[str, Any], metric: str, met: bool) -> None:
+    results = state.setdefault("results", {})
+    if metric == "next_response":
+        counts = results.setdefault("next_response", {"met": 0, "missed": 0})
+        counts["met" if met else "missed"] += 1
+        state["next_response_start"] = None
+    else:
+        results[metric] = "met" if met else "missed"
+
+
+def counts(state: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Met and missed per metric, for reports."""
+    results = state.get("results", {})
+    out: dict[str, dict[str, int]] = {}
+    for metric in METRICS:
+        r = results.get(metric)
+        if isinstance(r, dict):
+            out[metric] = {"met": int(r.get("met", 0)), "missed": int(r.get("missed", 0))}
+        else:
+            out[metric] = {"met": int(r == "met"), "missed": int(r == "missed")}
+    return out
+
+
+def minutes_text(minutes: float) -> str:
+    minutes = round(abs(minutes))
+    h, m = divmod(minutes, 60)
+    if h >= 24 * 3:
+        return f"{h // 24}d {h % 24}h"
+    return f"{h}h {m:02d}m" if h else f"{m}m"

@@ -1,0 +1,251 @@
+"""The entry points adapters call: a message arrived, a command was given.
+
+Each event runs in one transaction: the processed-event row (so a retried
+delivery is recognised), the change, its audit events and the queued posts
+commit together. Refusals roll everything back and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot import tickets as svc
+from bot.clock import Clock, SystemClock
+from bot.commands import BY_NAME, ParseError, parse
+from bot.handlers import HANDLERS, Env
+from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
+from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
+from bot.views import triage_announcement
+from storage import outbox
+from storage.models import ChannelBinding, Customer, Message, Person, ProcessedEvent, Ticket
+
+log = logging.getLogger("chatdesk.core")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    title: str
+    score: float
+    url: str | None = None
+
+
+Suggest = Callable[[str, int], Awaitable[Sequence[Any]]]
+
+
+async def _no_suggestions(text: str, limit: int) -> list[Suggestion]:
+    return []
+
+
+async def kb_suggest(text: str, limit: int) -> Sequence[Any]:
+    """Knowledge-base suggestions; the KB is optional, and a failing KB never blocks a ticket."""
+    try:
+        from kb import service as kb_service  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return []
+    try:
+        return await kb_service.search(text, limit=limit)
+    except Exception:
+        log.exception("knowledge-base search failed")
+        return []
+
+
+class Helpdesk:
+    def __init__(self, clock: Clock | None = None, suggest: Suggest | None = None,
+                 on_queued: Callable[[], None] | None = None) -> None:
+        self.clock = clock or SystemClock()
+        self.suggest = suggest or kb_suggest
+        self.on_queued = on_queued  # wakes the outbox worker
+
+    # -- inbound messages -------------------------------------------------------------------
+
+    async def handle_message(self, msg: IncomingMessage) -> Outcome:
+        if msg.from_bot:
+            return Outcome()
+        try:
+            async with in_transaction():
+                if not await self._first_delivery(msg.place.platform, msg.event_id):
+                    return Outcome(duplicate=True)
+                outcome = await self._message(msg)
+        except IntegrityError:
+            # A concurrent delivery of the same message won the race: it is stored once.
+            return Outcome(duplicate=True)
+        if outcome.queued and self.on_queued:
+            self.on_queued()
+        return outcome
+
+    async def _message(self, msg: IncomingMessage) -> Outcome:
+        now = self.clock.now()
+        platform = msg.place.platform.value
+        if msg.edited or msg.deleted:
+            stored = await Message.filter(platform=platform, platform_message_id=msg.message_id).first()
+            if stored is None:
+                return Outcome()
+            if msg.deleted:
+                stored.deleted_at = now
+            else:
+                stored.text = msg.text[: svc.MESSAGE_LIMIT]
+                stored.edited_at = now
+            await stored.save()
+            return Outcome()
+        if await Message.filter(platform=platform, platform_message_id=msg.message_id).exists():
+            return Outcome(duplicate=True)
+        who = await resolve(msg.actor, msg.place)
+        if who.binding is None or who.binding.purpose != "customer" or who.customer is None:
+            return Outcome()  # a channel chatdesk does not serve (triage chatter, DMs without a command)
+        if msg.place.thread and msg.place.thread != msg.message_id:
+            ticket = await Ticket.filter(platform=platform, channel=msg.place.channel, thread=msg.place.thread).first()
+            if ticket is None:
+                return Outcome()  # a reply in a thread that is not a ticket
+            return await self._thread_reply(ticket, who, msg, now)
+        if who.is_agent:
+            return Outcome()  # agents' top-level posts (announcements) are not tickets
+        return await self._new_ticket(who, msg, now)
+
+    async def _new_ticket(self, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
+        assert who.customer is not None
+        await ensure_contact(who, now)
+        platform = msg.place.platform.value
+        ticket = await svc.create_ticket(who, who.customer, msg.text, now, platform=platform,
+                                         tenant=msg.place.tenant, channel=msg.place.channel, thread=msg.message_id)
+        await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
+                                internal=False, now=now, files=msg.files)
+        replies = await self._intake_replies(ticket, who.customer, msg.text)
+        queued = await self.route(replies, who, ticket)
+        return Outcome(queued=queued, ticket_key=ticket.key)
+
+    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str) -> list[Reply]:
+        suggestions = list(await self.suggest(text, 3))[:3]
+        lines = [f"Thanks, this is *{ticket.key}*. A consultant will reply in this thread."]
+        if suggestions:
+            lines.append("These articles may help meanwhile:")
+            for s in suggestions:
+                lines.append(f"• {s.title}" + (f" <{s.url}>" if getattr(s, "url", None) else ""))
+        ack = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="ack",
+                    dedupe=f"ack:{ticket.key}")
+        return [ack, triage_announcement(ticket, customer.name, text)]
+
+    async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
+        platform = msg.place.platform.value
+        if who.role == "contact":
+            await ensure_contact(who, now)
+        await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
+                                internal=False, now=now, files=msg.files)
+        replies: list[Reply] = []
+        if who.is_agent:
+            await svc.on_agent_public_reply(ticket, who, now)
+        elif who.role == "contact":
+            events = await svc.on_customer_message(ticket, who, now)
+            if "resumed" in events and ticket.assignee_id:
+                person = await Person.get(id=ticket.assignee_id)
+                replies.append(Reply(f"{ticket.key}: the customer replied; the ticket is in progress again.",
+                                     audience=Audience.DM, person=person.pid, ticket_key=ticket.key,
+                                     internal=True, kind="notice"))
+        await svc.save(ticket, now)
+        queued = await self.route(replies, who, ticket)
+        return Outcome(queued=queued, ticket_key=ticket.key)
+
+    # -- commands and buttons ---------------------------------------------------------------
+
+    async def handle_invocation(self, inv: Invocation) -> Outcome:
+        try:
+            command = parse(inv.text)
+        except ParseError as exc:
+            return Outcome(replies=(Reply(exc.message, kind="error"),))
+        try:
+            async with in_transaction():
+                if not await self._first_delivery(inv.place.platform, inv.event_id):
+                    return Outcome(duplicate=True)
+                who = await resolve(inv.actor, inv.place)
+                spec = BY_NAME[command.name]
+                if who.role not in spec.roles:
+                    raise svc.Refusal(self._refusal(who, spec.refusal, command.name))
+                env = Env(desk=self, who=who, now=self.clock.now(), invocation=inv)
+                replies = await HANDLERS[command.name](env, command)
+                caller = [r for r in replies if r.audience == Audience.CALLER]
+                queued = await self.route([r for r in replies if r.audience != Audience.CALLER], who, None)
+        except svc.Refusal as exc:
+            return Outcome(replies=(Reply(str(exc), kind="refusal"),))
+        except IntegrityError:
+            return Outcome(duplicate=True)
+        if queued and self.on_queued:
+            self.on_queued()
+        return Outcome(replies=tuple(caller), queued=queued)
+
+    @staticmethod
+    def _refusal(who: Who, reason: str, command: str) -> str:
+        if who.role == "stranger":
+            return ("not allowed: chatdesk does not know you here. Consultants and leads are listed in the "
+                    "config; customers write in their organisation's channel.")
+        return f"not allowed: {reason or f'you cannot use {command}'}"
+
+    async def _first_delivery(self, platform: Platform, event_id: str) -> bool:
+        if not event_id:
+            return True
+        _, created = await ProcessedEvent.get_or_create(
+            platform=platform.value, event_id=event_id[:255], defaults={"created_at": self.clock.now()}
+        )
+        return created
+
+    # -- routing replies into the outbox ------------------------------------------------------
+
+    async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None) -> int:
+        now = self.clock.now()
+        queued = 0
+        for reply in replies:
+            t = ticket
+            if reply.ticket_key and (t is None or t.key != reply.ticket_key):
+                t = await Ticket.filter(key=reply.ticket_key).first()
+            for dest in await self.destinations(reply, t, who):
+                if reply.internal and dest.customer_visible:
+                    log.error("refused to queue an internal reply to a customer channel (%s)", reply.ticket_key)
+                    continue
+                dedupe = f"{reply.dedupe}:{dest.platform.value}:{dest.channel or dest.user}" if reply.dedupe else None
+                row = await outbox.enqueue(dest, _with_dedupe(reply, dedupe), now)
+                queued += row is not None
+        return queued
+
+    async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None) -> list[Destination]:
+        platform = Platform(ticket.platform) if ticket else (who.place.platform if who else Platform.CONSOLE)
+        if reply.audience == Audience.THREAD:
+            if ticket is None:
+                return []
+            return [Destination(Platform(ticket.platform), ticket.tenant, ticket.channel, ticket.thread,
+                                customer_visible=True)]
+        if reply.audience == Audience.TRIAGE:
+            if platform == Platform.CONSOLE:
+                return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
+            bindings = await ChannelBinding.filter(purpose="triage")
+            same = [b for b in bindings if b.platform == platform.value] or bindings
+            return [Destination(Platform(b.platform), b.tenant, b.channel) for b in same]
+        if reply.audience == Audience.DM and reply.person:
+            person = await Person.filter(pid=reply.person, active=True).first()
+            if person is None:
+                return []
+            return [d for d in [dm_destination(person, platform)] if d is not None]
+        return []
+
+
+def dm_destination(person: Person, platform: Platform) -> Destination | None:
+    if platform == Platform.CONSOLE:
+        return Destination(Platform.CONSOLE, "console", user=person.pid)
+    options = [(Platform.SLACK, person.slack), (Platform.TEAMS, person.teams)]
+    options.sort(key=lambda o: o[0] != platform)
+    for p, user in options:
+        if user:
+            return Destination(p, "", user=user)
+    return None
+
+
+def _with_dedupe(reply: Reply, dedupe: str | None) -> Reply:
+    if dedupe == reply.dedupe:
+        return reply
+    from dataclasses import replace
+
+    return replace(reply, dedupe=dedupe)

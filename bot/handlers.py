@@ -1,0 +1,371 @@
+"""Command handlers: (who, command) in, a list of Reply values out. No chat API is called here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot import clocks
+from bot import tickets as svc
+from bot.commands import Command, PersonRef, help_text
+from bot.identity import Who, ensure_contact, person_by_ref
+from bot.types import Audience, Button, Field, Invocation, Platform, Reply
+from bot.views import TYPE_NAMES, agent_buttons, ticket_fields, time_left, triage_announcement, when
+from storage.models import ChannelBinding, Customer, Person, Ticket
+
+if TYPE_CHECKING:
+    from bot.core import Helpdesk
+
+
+@dataclass
+class Env:
+    desk: Helpdesk
+    who: Who
+    now: datetime
+    invocation: Invocation
+
+    @property
+    def message_id(self) -> str:
+        """A stable id for a message a command adds, so a retried command stores it once."""
+        return f"cmd:{self.invocation.event_id}"
+
+
+Handler = Callable[[Env, Command], Awaitable[list[Reply]]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        HANDLERS[name] = fn
+        return fn
+
+    return register
+
+
+def say(text: str, **kw: Any) -> Reply:
+    return Reply(text, **kw)
+
+
+async def load_ticket(env: Env, key: str) -> Ticket:
+    """The ticket, if this caller may see it; a contact never learns another customer's tickets exist."""
+    ticket = await Ticket.filter(key=key).first()
+    if ticket is None or (not env.who.is_agent and (env.who.customer is None
+                                                    or ticket.customer_id != env.who.customer.id)):
+        raise svc.Refusal(f"no ticket {key}")
+    return ticket
+
+
+async def person_for(env: Env, ref: PersonRef) -> Person:
+    person = await person_by_ref(ref.pid, ref.platform_id, env.who.actor.platform)
+    if person is None:
+        raise svc.Refusal(f"{ref} is not a consultant or lead in chatdesk's config")
+    return person
+
+
+async def zone_of(ticket: Ticket) -> str:
+    return (await svc.sla_context(ticket.customer_id)).calendar.timezone
+
+
+def public(ticket: Ticket, text: str, **kw: Any) -> Reply:
+    return Reply(text, audience=Audience.THREAD, ticket_key=ticket.key, **kw)
+
+
+def triage(ticket: Ticket, text: str, **kw: Any) -> Reply:
+    return Reply(text, audience=Audience.TRIAGE, ticket_key=ticket.key, internal=True, kind="notice", **kw)
+
+
+async def store_public(env: Env, ticket: Ticket, text: str) -> None:
+    await svc.store_message(ticket, env.who, platform=env.who.actor.platform.value, message_id=env.message_id,
+                            text=text, internal=False, now=env.now)
+
+
+@handler("help")
+async def _help(env: Env, cmd: Command) -> list[Reply]:
+    role = None if env.who.role == "stranger" else env.who.role
+    return [say(help_text(cmd.get("topic"), role))]
+
+
+@handler("new")
+async def _new(env: Env, cmd: Command) -> list[Reply]:
+    who, text = env.who, cmd.get("text", "")
+    customer: Customer | None = None
+    if cmd.get("customer"):
+        customer = await Customer.filter(key=cmd.get("customer")).first()
+        if customer is None or (not who.is_agent and who.customer and customer.id != who.customer.id):
+            text = f"{cmd.get('customer')} {text}"  # the first word was text, not a customer key
+            customer = None
+    if customer is None:
+        customer = who.customer
+    if customer is None:
+        raise svc.Refusal("name the customer: `/helpdesk new ACME <what is wrong>`")
+    if who.role == "contact":
+        await ensure_contact(who, env.now)
+    platform, tenant, channel = await _customer_channel(env, customer)
+    ticket = await svc.create_ticket(who, customer, text, env.now, platform=platform, tenant=tenant,
+                                     channel=channel, thread=None)
+    await svc.store_message(ticket, who, platform=platform, message_id=env.message_id, text=text,
+                            internal=False, now=env.now)
+    suggestions = list(await env.desk.suggest(text, 3))[:3]
+    lines = [f"*{ticket.key}* opened by {who.name}: {ticket.title}"]
+    if suggestions:
+        lines.append("These articles may help meanwhile:")
+        lines += [f"• {s.title}" for s in suggestions]
+    root = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="thread_root",
+                 dedupe=f"ack:{ticket.key}")
+    return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
+            triage_announcement(ticket, customer.name, text)]
+
+
+async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str]:
+    place = env.who.place
+    if place.platform == Platform.CONSOLE:
+        return "console", "console", customer.key
+    bindings = await ChannelBinding.filter(customer_id=customer.id, purpose="customer")
+    same = [b for b in bindings if b.platform == place.platform.value] or bindings
+    if not same:
+        raise svc.Refusal(f"{customer.key} has no channel in the config to open a ticket in")
+    b = next((b for b in same if b.channel == place.channel), same[0])
+    return b.platform, b.tenant, b.channel
+
+
+@handler("show")
+async def _show(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    assignee = await Person.filter(id=ticket.assignee_id).first() if ticket.assignee_id else None
+    customer = await Customer.get(id=ticket.customer_id)
+    fields = ticket_fields(ticket, assignee, await zone_of(ticket), env.now, for_customer=not env.who.is_agent)
+    buttons = agent_buttons(ticket.key) if env.who.is_agent else ()
+    return [say(f"{ticket.key} ({customer.name}): {ticket.title}", title=f"{ticket.key}: {ticket.title}",
+                fields=(Field("Customer", customer.name), *fields), buttons=buttons, ticket_key=ticket.key)]
+
+
+@handler("queue")
+async def _queue(env: Env, cmd: Command) -> list[Reply]:
+    who = env.who
+    if who.role == "contact":
+        assert who.customer is not None
+        rows = await Ticket.filter(customer_id=who.customer.id, status__in=svc.OPEN_STATUSES).order_by("number")
+        if not rows:
+            return [say(f"{who.customer.name} has no open tickets.")]
+        lines = [f"Open tickets of {who.customer.name}:"]
+        lines += [f"• {t.key} {t.title} ({t.status.replace('_', ' ')})" for t in rows]
+        return [say("\n".join(lines))]
+    person = await person_for(env, cmd.get("person")) if cmd.get("person") else who.person
+    assert person is not None
+    tickets = await svc.queue_for(person)
+    if not tickets:
+        return [say(f"{person.name}'s queue is empty.")]
+    lines = [f"{person.name}'s queue, first things first:"]
+    for i, t in enumerate(tickets, start=1):
+        if t.escalation_at:
+            left = time_left(t.escalation_at, env.now)
+        elif t.status in clocks.PAUSING_STATUSES:
+            left = f"SLA paused ({t.status.replace('_', ' ')})"
+        else:
+            left = "no SLA clock running"
+        rank = f"#{t.rank}" if t.rank else "unranked"
+        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer.name}: {t.title} · {left}")
+    return [say("\n".join(lines))]
+
+
+async def _assign_to(env: Env, ticket: Ticket, person: Person) -> list[Reply]:
+    previous = await svc.assign(ticket, env.who, person, env.now)
+    await svc.save(ticket, env.now)
+    if previous is not None and previous.id == person.id:
+        return [say(f"{ticket.key} is already assigned to {person.name}.")]
+    replies = [say(f"{ticket.key} is now assigned to {person.name}."),
+               triage(ticket, f"{ticket.key} assigned to {person.name} by {env.who.name}.")]
+    if env.who.person is None or env.who.person.id != person.id:
+        replies.append(Reply(f"{env.who.name} assigned {ticket.key} to you: {ticket.title}", audience=Audience.DM,
+                             person=person.pid, ticket_key=ticket.key, internal=True, kind="notice"))
+    return replies
+
+
+@handler("claim")
+async def _claim(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    assert env.who.person is not None
+    return await _assign_to(env, ticket, env.who.person)
+
+
+@handler("assign")
+async def _assign(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    return await _assign_to(env, ticket, await person_for(env, cmd.get("person")))
+
+
+@handler("priority")
+async def _priority(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    old = await svc.set_priority(ticket, env.who, cmd.get("priority"), env.now)
+    await svc.save(ticket, env.now)
+    zone = await zone_of(ticket)
+    due = f" Resolution due {when(ticket.resolution_due, zone)}." if ticket.resolution_due else ""
+    text = f"{ticket.key} priority {old} → {ticket.priority}.{due}"
+    return [say(text), triage(ticket, f"{text} (by {env.who.name})")]
+
+
+@handler("rank")
+async def _rank(env: Env, cmd: Command) -> list[Reply]:
+    person = await person_for(env, cmd.get("person"))
+    ordered = await svc.rank(person, cmd.get("keys"), env.who, env.now)
+    order = ", ".join(t.key for t in ordered)
+    return [say(f"{person.name}'s queue now starts: {order}."),
+            Reply(f"{env.who.name} set your queue order: {order}. `/helpdesk queue` shows it.",
+                  audience=Audience.DM, person=person.pid, internal=True, kind="notice")]
+
+
+@handler("type")
+async def _type(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    old = await svc.set_type(ticket, env.who, cmd.get("type"), env.now)
+    await svc.save(ticket, env.now)
+    return [say(f"{ticket.key} type {TYPE_NAMES[old]} → {TYPE_NAMES[ticket.type]}.")]
+
+
+@handler("status")
+async def _status(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    status = cmd.get("status")
+    if status == "resolved":
+        raise svc.Refusal(f"resolve with a resolution the customer sees: `/helpdesk resolve {ticket.key} <text>`")
+    if status in ("awaiting_approval", "in_production"):
+        how = "send an estimate (`/helpdesk estimate`)" if status == "awaiting_approval" else "the customer accepts"
+        raise svc.Refusal(f"not allowed: {status.replace('_', ' ')} is reached when {how}")
+    old = ticket.status
+    await svc.change_status(ticket, env.who, status, env.now, check=True)
+    await svc.save(ticket, env.now)
+    return [say(f"{ticket.key} {old.replace('_', ' ')} → {status.replace('_', ' ')}.")]
+
+
+@handler("wait")
+async def _wait(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    await svc.change_status(ticket, env.who, "waiting_on_customer", env.now, check=True)
+    replies = [say(f"{ticket.key} is waiting on the customer; the SLA clock is paused until they reply.")]
+    text = cmd.get("text")
+    if text:
+        await store_public(env, ticket, text)
+        await svc.on_agent_public_reply(ticket, env.who, env.now)
+        replies.append(public(ticket, f"*{env.who.name}*: {text}"))
+    else:
+        replies.append(public(ticket, f"{env.who.name} is waiting for your reply in this thread."))
+    await svc.save(ticket, env.now)
+    return replies
+
+
+@handler("note")
+async def _note(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    await svc.store_message(ticket, env.who, platform=env.who.actor.platform.value, message_id=env.message_id,
+                            text=cmd.get("text"), internal=True, now=env.now)
+    await svc.audit(ticket, env.who, "note", env.now)
+    await svc.save(ticket, env.now)
+    return [say(f"Internal note added to {ticket.key} (the customer does not see it).", internal=True)]
+
+
+@handler("reply")
+async def _reply(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    if ticket.status == "closed":
+        raise svc.Refusal(f"{ticket.key} is closed; reopen it first (`/helpdesk reopen {ticket.key}`)")
+    await store_public(env, ticket, cmd.get("text"))
+    await svc.on_agent_public_reply(ticket, env.who, env.now)
+    await svc.audit(ticket, env.who, "reply", env.now)
+    await svc.save(ticket, env.now)
+    return [say(f"Replied in {ticket.key}'s thread."), public(ticket, f"*{env.who.name}*: {cmd.get('text')}")]
+
+
+@handler("resolve")
+async def _resolve(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    if ticket.status in svc.DONE_STATUSES:
+        raise svc.Refusal(f"{ticket.key} is already {ticket.status}")
+    text = cmd.get("text")
+    ticket.resolution = text
+    await store_public(env, ticket, text)
+    if ticket.first_response_at is None or ticket.sla_state.get("next_response_start"):
+        await svc.on_agent_public_reply(ticket, env.who, env.now)
+    clocks.record(ticket.sla_state, "resolution",
+                  met=ticket.resolution_due is None or env.now <= ticket.resolution_due)
+    await svc.change_status(ticket, env.who, "resolved", env.now, reason=text)
+    await svc.save(ticket, env.now)
+    rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
+    return [
+        say(f"{ticket.key} resolved; the resolution was posted to the customer."),
+        public(ticket, f"*{ticket.key} is resolved.*\n{text}\n\nHow did we do? Rate 1-5 "
+                       f"(`/helpdesk rate {ticket.key} 5`) or reply here if it is not solved.",
+               title=f"{ticket.key} resolved", buttons=rating, kind="resolution"),
+        triage(ticket, f"{ticket.key} resolved by {env.who.name}."),
+    ]
+
+
+@handler("close")
+async def _close(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    await svc.change_status(ticket, env.who, "closed", env.now, check=True)
+    await svc.save(ticket, env.now)
+    return [say(f"{ticket.key} closed.")]
+
+
+@handler("reopen")
+async def _reopen(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    if ticket.status not in svc.DONE_STATUSES:
+        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}, not resolved or closed")
+    await svc.change_status(ticket, env.who, "in_progress", env.now, reason=cmd.get("text"))
+    await svc.save(ticket, env.now)
+    reason = f": {cmd.get('text')}" if cmd.get("text") else ""
+    return [say(f"{ticket.key} reopened."), triage(ticket, f"{ticket.key} reopened by {env.who.name}{reason}")]
+
+
+@handler("sla")
+async def _sla(env: Env, cmd: Command) -> list[Reply]:
+    ticket = await load_ticket(env, cmd.get("key"))
+    ctx = await svc.sla_context(ticket.customer_id)
+    target = ctx.target(ticket.priority)
+    if target is None:
+        return [say(f"{ticket.key}: the {ctx.contract.name} contract sets no target for {ticket.priority}.")]
+    fields = []
+    paused_total = sum(
+        clocks.business_minutes_between(ctx.calendar, a, b) for a, b in clocks.pauses(ticket.sla_state, env.now)
+    )
+    for v in clocks.view(ticket.sla_state, ctx.calendar, target, ctx.contract.warn_at, env.now):
+        name = v.metric.replace("_", " ")
+        if v.started is None:
+            state = v.result or ("not running" if v.metric == "next_response" else "stopped")
+            fields.append(Field(name, f"target {clocks.minutes_text(v.target_minutes)} · {state}"))
+            continue
+        left = "paused" if v.paused else time_left(v.due, env.now)
+        due = "" if v.paused else f" · due {when(v.due, ctx.calendar.timezone)}"
+        fields.append(Field(name, f"target {clocks.minutes_text(v.target_minutes)} · used "
+                                  f"{clocks.minutes_text(v.used_minutes)} · {left}{due}"))
+    fields.append(Field("paused", f"{clocks.minutes_text(paused_total)} of business time"))
+    return [say(f"SLA for {ticket.key} ({ticket.priority}, {ctx.contract.name} contract, "
+                f"{ctx.calendar.timezone})", fields=tuple(fields), ticket_key=ticket.key)]
+
+
+@handler("kb")
+async def _kb(env: Env, cmd: Command) -> list[Reply]:
+    words = (cmd.get("text") or "").strip()
+    if not words:
+        return [say("Search the knowledge base: `/helpdesk kb <words>`")]
+    hits = list(await env.desk.suggest(words, 5))
+    if not hits:
+        return [say(f"No article matches '{words[:80]}'.")]
+    lines = [f"Articles for '{words[:80]}':"]
+    lines += [f"• {h.title}" + (f" <{h.url}>" if getattr(h, "url", None) else "") for h in hits]
+    return [say("\n".join(lines))]
+
+
+def _later(name: str) -> Handler:
+    async def not_yet(env: Env, cmd: Command) -> list[Reply]:
+        raise svc.Refusal(f"`{name}` is not available in this version of chatdesk yet")
+
+    return not_yet
+
+
+for _name in ("estimate", "approve", "reject", "accept", "rate", "handover", "customer", "report", "privacy"):
+    HANDLERS.setdefault(_name, _later(_name))

@@ -1,0 +1,273 @@
+"""Ticket services: every change validates, writes, audits and recomputes SLA in one place.
+
+Callers run these inside a transaction (bot.core does), so a change, its audit
+event and the notices it queues commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import F
+
+from bot import clocks
+from bot.attachments import keep_file
+from bot.config import Target
+from bot.identity import Who
+from bot.sla import Calendar
+from bot.types import FileRef
+from storage.models import Attachment, AuditEvent, Contract, Customer, Message, Person, Ticket
+from storage.models import Calendar as CalendarRow
+
+OPEN_STATUSES = ("new", "open", "in_progress", "waiting_on_customer", "awaiting_approval", "delivered_to_test",
+                 "in_production")
+DONE_STATUSES = ("resolved", "closed")
+APPROVAL_TYPES = ("change_request", "development")
+PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
+TITLE_LENGTH = 120
+MESSAGE_LIMIT = 40_000
+
+# Status changes an agent may make with `/helpdesk status`; the approval and delivery
+# steps that belong to the customer (approve, reject, accept) are not in this table.
+AGENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("open", "in_progress", "waiting_on_customer", "resolved", "closed"),
+    "open": ("in_progress", "waiting_on_customer", "resolved", "closed"),
+    "in_progress": ("open", "waiting_on_customer", "delivered_to_test", "resolved", "closed"),
+    "waiting_on_customer": ("open", "in_progress", "resolved", "closed"),
+    "awaiting_approval": ("open", "closed"),
+    "delivered_to_test": ("in_progress", "closed"),
+    "in_production": ("in_progress", "resolved", "closed"),
+    "resolved": ("closed", "in_progress"),
+    "closed": ("in_progress",),
+}
+
+
+class Refusal(Exception):
+    """A request that is understood but not allowed or not possible; the message says why."""
+
+
+@dataclass(frozen=True)
+class SlaContext:
+    calendar: Calendar
+    contract: Contract
+
+    def target(self, priority: str) -> Target | None:
+        raw = self.contract.targets.get(priority)
+        return Target(**raw) if raw else None
+
+
+async def sla_context(customer_id: int) -> SlaContext:
+    customer = await Customer.get(id=customer_id).prefetch_related("contract")
+    contract = customer.contract
+    row = await CalendarRow.get(id=contract.calendar_id)
+    cal = Calendar.from_config({"timezone": row.timezone, "hours": row.hours, "holidays": row.holidays},
+                               f"calendars.{row.name}")
+    return SlaContext(cal, contract)
+
+
+async def audit(ticket: Ticket | None, who: Who | None, action: str, now: datetime, **detail: Any) -> None:
+    await AuditEvent.create(
+        ticket_id=ticket.id if ticket else None,
+        customer_id=ticket.customer_id if ticket else (who.customer.id if who and who.customer else None),
+        actor=who.audit_actor if who else "system",
+        channel=who.channel_label if who else "system",
+        action=action,
+        detail=detail,
+        created_at=now,
+    )
+
+
+async def refresh_sla(ticket: Ticket, now: datetime, ctx: SlaContext | None = None) -> None:
+    """Recompute deadlines, escalation_at and the next notice time from the stored clock state."""
+    ctx = ctx or await sla_context(ticket.customer_id)
+    target = ctx.target(ticket.priority)
+    state = ticket.sla_state or clocks.new_state(ticket.created_at)
+    due: dict[str, datetime | None] = {"first_response": None, "next_response": None, "resolution": None}
+    notice: datetime | None = None
+    if target is not None and ticket.status not in DONE_STATUSES:
+        sent = set(state.get("notices", []))
+        for v in clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, now):
+            due[v.metric] = v.due
+            if v.due is None or v.warn_at is None:
+                continue
+            for kind, when in (("warning", v.warn_at), ("breach", v.due)):
+                if f"{v.metric}:{kind}:{v.due.isoformat()}" not in sent and (notice is None or when < notice):
+                    notice = when
+    ticket.first_response_due = due["first_response"]
+    ticket.next_response_due = due["next_response"]
+    ticket.resolution_due = due["resolution"]
+    open_due = [d for d in due.values() if d is not None]
+    ticket.escalation_at = min(open_due) if open_due else None
+    ticket.notice_at = notice
+    ticket.sla_state = state
+
+
+async def save(ticket: Ticket, now: datetime) -> None:
+    ticket.updated_at = now
+    await ticket.save()
+
+
+def title_from(text: str) -> str:
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "") or "(no text)"
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+async def create_ticket(who: Who, customer: Customer, text: str, now: datetime, *, platform: str, tenant: str,
+                        channel: str, thread: str | None) -> Ticket:
+    await Customer.filter(id=customer.id).update(next_number=F("next_number") + 1)
+    number = (await Customer.get(id=customer.id)).next_number - 1
+    ctx = await sla_context(customer.id)
+    ticket = Ticket(
+        key=f"{customer.key}-{number}", number=number, customer_id=customer.id,
+        contact_id=who.contact.id if who.contact else None, title=title_from(text), type="incident",
+        status="new", priority="P3", team=ctx.contract.team, platform=platform, tenant=tenant,
+        channel=channel, thread=thread, created_at=now, updated_at=now, sla_state=clocks.new_state(now),
+    )
+    await refresh_sla(ticket, now, ctx)
+    await ticket.save()
+    await audit(ticket, who, "created", now, title=ticket.title, priority=ticket.priority, type=ticket.type)
+    return ticket
+
+
+async def store_message(ticket: Ticket, who: Who | None, *, platform: str, message_id: str, text: str,
+                        internal: bool, now: datetime, files: tuple[FileRef, ...] = (),
+                        author_kind: str | None = None) -> Message:
+    kind = author_kind or ("agent" if who and who.is_agent else "contact" if who and who.contact else "bot")
+    message = await Message.create(
+        ticket_id=ticket.id, platform=platform, platform_message_id=message_id, author_kind=kind,
+        author_person_id=who.person.id if who and who.person else None,
+        author_contact_id=who.contact.id if who and who.contact else None,
+        author_name=who.name if who else "chatdesk", text=text[:MESSAGE_LIMIT], internal=internal,
+        created_at=now,
+    )
+    for f in files:
+        if keep_file(f):
+            await Attachment.create(message_id=message.id, platform_file_id=f.platform_file_id, name=f.name[:255],
+                                    mimetype=f.mimetype, size=f.size, url=f.url)
+    return message
+
+
+async def on_agent_public_reply(ticket: Ticket, who: Who, now: datetime) -> None:
+    """An agent's public reply meets first_response (once) and any pending next_response."""
+    state = ticket.sla_state
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        due = ticket.first_response_due
+        clocks.record(state, "first_response", met=due is None or now <= due)
+    if state.get("next_response_start"):
+        due = ticket.next_response_due
+        clocks.record(state, "next_response", met=due is None or now <= due)
+    if ticket.status in ("new", "open") and not needs_approval(ticket):
+        await change_status(ticket, who, "in_progress", now, reason="agent replied")
+    await refresh_sla(ticket, now)
+
+
+async def on_customer_message(ticket: Ticket, who: Who, now: datetime) -> list[str]:
+    """A contact wrote in the thread: resume a ticket waiting on them, start next_response."""
+    events = []
+    if ticket.status == "waiting_on_customer":
+        await change_status(ticket, who, "in_progress", now, reason="customer replied")
+        events.append("resumed")
+    state = ticket.sla_state
+    if ticket.first_response_at is not None and not state.get("next_response_start") \
+            and ticket.status not in DONE_STATUSES:
+        state["next_response_start"] = now.isoformat()
+    await refresh_sla(ticket, now)
+    return events
+
+
+def needs_approval(ticket: Ticket) -> bool:
+    return ticket.type in APPROVAL_TYPES and ticket.approval != "approved"
+
+
+async def change_status(ticket: Ticket, who: Who | None, status: str, now: datetime, *, reason: str | None = None,
+                        check: bool = False) -> None:
+    old = ticket.status
+    if status == old:
+        return
+    if check:
+        allowed = AGENT_TRANSITIONS.get(old, ())
+        if status not in allowed:
+            options = ", ".join(allowed) or "nothing"
+            raise Refusal(f"{ticket.key} is {old}; from there it can go to {options}")
+        if status == "in_progress" and needs_approval(ticket) and old not in ("delivered_to_test", "in_production"):
+            raise Refusal(f"not allowed: {ticket.key} is a {ticket.type.replace('_', ' ')}; work starts after the "
+                          f"customer approves an estimate (`/helpdesk estimate {ticket.key} 6h scope...`)")
+    state = ticket.sla_state
+    was_paused = old in clocks.PAUSING_STATUSES
+    will_pause = status in clocks.PAUSING_STATUSES
+    if will_pause and not was_paused:
+        clocks.pause(state, now)
+    elif was_paused and not will_pause:
+        clocks.resume(state, now)
+    ticket.status = status
+    if status == "resolved":
+        ticket.resolved_at = now
+    if status == "closed":
+        ticket.closed_at = now
+    if status in OPEN_STATUSES:
+        ticket.closed_at = None
+        if old in DONE_STATUSES:
+            ticket.resolved_at = None
+            state.get("results", {}).pop("resolution", None)
+    await refresh_sla(ticket, now)
+    await audit(ticket, who, "status", now, **{"from": old, "to": status, "reason": reason})
+
+
+async def assign(ticket: Ticket, who: Who, person: Person, now: datetime) -> Person | None:
+    previous = await Person.filter(id=ticket.assignee_id).first() if ticket.assignee_id else None
+    if previous is not None and previous.id == person.id:
+        return previous
+    ticket.assignee_id = person.id
+    ticket.rank = None
+    if ticket.status == "new":
+        await change_status(ticket, who, "open", now, reason="assigned")
+    await audit(ticket, who, "assigned", now, **{"from": previous.pid if previous else None, "to": person.pid})
+    return previous
+
+
+async def set_priority(ticket: Ticket, who: Who, priority: str, now: datetime) -> str:
+    old = ticket.priority
+    ticket.priority = priority
+    await refresh_sla(ticket, now)
+    await audit(ticket, who, "priority", now, **{"from": old, "to": priority})
+    return old
+
+
+async def set_type(ticket: Ticket, who: Who, type_: str, now: datetime) -> str:
+    old = ticket.type
+    ticket.type = type_
+    await audit(ticket, who, "type", now, **{"from": old, "to": type_})
+    return old
+
+
+async def rank(person: Person, keys: list[str], who: Who, now: datetime) -> list[Ticket]:
+    tickets = {t.key: t for t in await Ticket.filter(key__in=keys)}
+    missing = [k for k in keys if k not in tickets]
+    if missing:
+        raise Refusal(f"no ticket {', '.join(missing)}")
+    foreign = [k for k in keys if tickets[k].assignee_id != person.id or tickets[k].status in DONE_STATUSES]
+    if foreign:
+        raise Refusal(f"{', '.join(foreign)} not in {person.pid}'s open queue; assign first "
+                      f"(`/helpdesk assign {foreign[0]} @{person.pid}`)")
+    await Ticket.filter(assignee_id=person.id, rank__not_isnull=True).exclude(key__in=keys).update(rank=None)
+    ordered = []
+    for position, key in enumerate(keys, start=1):
+        t = tickets[key]
+        t.rank = position
+        await save(t, now)
+        ordered.append(t)
+    await audit(None, who, "rank", now, person=person.pid, order=keys)
+    return ordered
+
+
+async def queue_for(person: Person) -> list[Ticket]:
+    tickets = await Ticket.filter(assignee_id=person.id, status__in=OPEN_STATUSES).prefetch_related("customer")
+    return sorted(tickets, key=queue_order)
+
+
+def queue_order(t: Ticket) -> tuple[Any, ...]:
+    far = datetime.max.replace(tzinfo=t.created_at.tzinfo)
+    return (t.rank is None, t.rank or 0, PRIORITY_ORDER.get(t.priority, 9), t.escalation_at or far, t.created_at)

@@ -1,0 +1,171 @@
+"""The neutral values adapters hand in and the core hands back.
+
+Adapters translate platform payloads into these frozen dataclasses and render
+`Reply` values into Block Kit or Adaptive Cards; no SDK object ever crosses into
+the core, so the core never knows which chat it is in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    CONSOLE = "console"
+
+
+class Audience(StrEnum):
+    """Where a reply goes."""
+
+    CALLER = "caller"  # only the person who asked (Slack ephemeral, Teams reply in the 1:1 or triage)
+    THREAD = "thread"  # the ticket's thread in the customer channel: the customer sees it
+    TRIAGE = "triage"  # the internal triage channel(s)
+    DM = "dm"  # a direct message to one person (Reply.person)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, as the platform knows them."""
+
+    platform: Platform
+    tenant: str  # Slack team id of the user's own workspace, Teams tenant id
+    user_id: str  # Slack user id, Teams 29: id (or console name)
+    display_name: str | None = None
+    aad_object_id: str | None = None  # Teams' Azure AD id, matched as well as the 29: id
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where something happened: a channel, optionally a thread in it."""
+
+    platform: Platform
+    tenant: str  # the workspace/tenant the app is installed in
+    channel: str  # Slack channel id, Teams conversation id without ;messageid=, console channel
+    thread: str | None = None  # root message id of the thread, None for a top-level message
+    is_direct: bool = False  # a 1:1 chat with the bot
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file that came with a message: metadata only, the adapter fetches bytes on demand."""
+
+    name: str
+    mimetype: str | None = None
+    size: int | None = None
+    url: str | None = None
+    platform_file_id: str | None = None
+    width: int | None = None
+    height: int | None = None
+    inline: bool = False  # an image embedded in the message body rather than attached
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A message posted in a channel the bot can read."""
+
+    event_id: str  # platform event or activity id, for dedupe of retried deliveries
+    actor: Actor
+    place: Place
+    message_id: str  # platform message id (Slack ts, Teams activity id)
+    text: str
+    files: tuple[FileRef, ...] = ()
+    sent_at: datetime | None = None
+    edited: bool = False  # an edit of message_id: update the stored text
+    deleted: bool = False
+    from_bot: bool = False
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A command: `/helpdesk ...` text, a Teams @mention, or a button press."""
+
+    event_id: str
+    actor: Actor
+    place: Place
+    text: str  # everything after "/helpdesk" or the @mention, e.g. "assign ACME-7 @olli"
+    source: str = "command"  # "command" | "button" | "shortcut"
+    trigger_message_id: str | None = None  # message a shortcut was used on
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    command: str  # the command text the button runs, e.g. "claim ACME-7"
+    style: str | None = None  # "primary" | "danger"
+    needs_input: str | None = None  # prompt for a free-text argument appended to command (modal)
+
+
+@dataclass(frozen=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Something the core wants said; adapters decide how it looks."""
+
+    text: str
+    audience: Audience = Audience.CALLER
+    title: str | None = None
+    fields: tuple[Field, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    ticket_key: str | None = None  # the ticket it is about (and whose thread THREAD means)
+    person: str | None = None  # config person id for DM
+    internal: bool = False  # never rendered to a customer audience
+    kind: str = "info"  # info | error | ack | notice | refusal
+    dedupe: str | None = None  # an outbox dedupe key: the same key is delivered once
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text=data["text"],
+            audience=Audience(data.get("audience", "caller")),
+            title=data.get("title"),
+            fields=tuple(Field(**f) for f in data.get("fields", ())),
+            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+            ticket_key=data.get("ticket_key"),
+            person=data.get("person"),
+            internal=bool(data.get("internal", False)),
+            kind=data.get("kind", "info"),
+            dedupe=data.get("dedupe"),
+        )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A concrete place a queued reply is delivered to."""
+
+    platform: Platform
+    tenant: str
+    channel: str | None = None
+    thread: str | None = None
+    user: str | None = None  # platform user id for a DM
+    customer_visible: bool = False  # a customer can read this place: internal replies are refused
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Destination:
+        return cls(**{**data, "platform": Platform(data["platform"])})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handled event gives back to the adapter: replies for the caller now, the rest queued."""
+
+    replies: tuple[Reply, ...] = ()
+    queued: int = 0
+    duplicate: bool = False
+    ticket_key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

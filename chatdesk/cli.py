@@ -1,0 +1,198 @@
+"""The `chatdesk` command line (DESIGN.md section 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.config import ConfigError, load_config
+from chatdesk.settings import Settings, SettingsError
+from storage import db
+
+T = TypeVar("T")
+
+app = typer.Typer(help="chatdesk: a helpdesk in shared Slack channels and Microsoft Teams.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_app = typer.Typer(help="Org config: customers, channels, contracts, calendars, people.", no_args_is_help=True)
+tickets_app = typer.Typer(help="What is stored.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(tickets_app, name="tickets")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except (SettingsError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+
+
+def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(coro_fn())  # type: ignore[arg-type]
+
+
+async def _with_db(url: str, body: Callable[[], Awaitable[T]]) -> T:
+    try:
+        await db.init(url)
+    except Exception as exc:
+        raise fail(f"DATABASE_URL: cannot open the database: {exc}") from None
+    try:
+        return await body()
+    finally:
+        await db.close()
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create or upgrade the schema."""
+    s = settings()
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            out.print(f"  applied {app_label}.{name}")
+
+    try:
+        run(lambda: db.migrate(s.database_url, progress=progress))
+    except Exception as exc:
+        raise fail(f"migration failed: {exc}") from None
+    out.print("Database schema is up to date.")
+
+
+@config_app.command("apply")
+def config_apply(file: Annotated[Path, typer.Argument(help="The org config YAML.")]) -> None:
+    """Validate FILE and write it to the database; nothing is written if any part is invalid."""
+    from storage.config_apply import apply_config
+
+    try:
+        cfg = load_config(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    s = settings()
+    report = run(lambda: _with_db(s.database_url, lambda: apply_config(cfg)))
+    if not report.changed:
+        out.print(f"{file}: no changes.")
+        return
+    for label, items in (("created", report.created), ("updated", report.updated), ("removed", report.removed)):
+        for item in items:
+            out.print(f"  {label} {item}", highlight=False)
+    out.print(f"{file}: applied ({len(report.created)} created, {len(report.updated)} updated, "
+              f"{len(report.removed)} removed).")
+
+
+@tickets_app.command("list")
+def tickets_list(as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False) -> None:
+    """List stored tickets with status, priority, assignee and deadlines."""
+    from storage.queries import ticket_rows
+
+    s = settings()
+    rows = run(lambda: _with_db(s.database_url, ticket_rows))
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("key", "customer", "type", "status", "priority", "assignee", "messages", "resolution due")
+    for r in rows:
+        table.add_row(r["key"], r["customer"], r["type"], r["status"], r["priority"], r["assignee"] or "—",
+                      str(r["messages"]), r["deadlines"]["resolution"] or "—")
+    out.print(table)
+
+
+@app.command("audit")
+def audit(key: Annotated[str, typer.Argument(help="A ticket key, e.g. ACME-7.")],
+          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Who changed what, when, from which channel."""
+    from storage.queries import audit_rows
+
+    s = settings()
+    rows = run(lambda: _with_db(s.database_url, lambda: audit_rows(key.upper())))
+    if rows is None:
+        raise fail(f"no ticket {key}")
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    table = Table("when (UTC)", "who", "channel", "what", "detail")
+    for r in rows:
+        table.add_row(r["at"], r["actor"], r["channel"], r["action"], json.dumps(r["detail"], ensure_ascii=False))
+    out.print(table)
+
+
+@app.command("console")
+def console(as_: Annotated[str, typer.Option("--as", help="customer:ACME, consultant:olli or lead:maija")]
+            = "customer:ACME") -> None:
+    """Try chatdesk locally: you are a customer, consultant or lead in a local channel."""
+    from adapters.console.app import Identity, RoleError, run_console
+    from bot.core import Helpdesk
+
+    try:
+        identity = Identity.parse(as_)
+    except RoleError as exc:
+        raise fail(str(exc)) from None
+    s = settings()
+
+    async def body() -> None:
+        try:
+            await run_console(Helpdesk(), identity)
+        except RoleError as exc:
+            raise fail(str(exc)) from None
+
+    run(lambda: _with_db(s.database_url, body))
+
+
+@app.command("serve")
+def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: PORT or 3000).")] = None,
+          workers: Annotated[int, typer.Option(help="Processes on one port (PostgreSQL only).")] = 1) -> None:
+    """HTTP server: /slack/events, /api/messages, /healthz."""
+    from aiohttp import web
+
+    from chatdesk.server import build_app
+
+    s = settings()
+    if workers < 1:
+        raise fail("--workers must be at least 1")
+    if workers > 1 and not db.is_postgres(s.database_url):
+        raise fail("--workers N needs PostgreSQL (DATABASE_URL=postgres://...); SQLite runs one worker")
+    if s.config_path:
+        try:
+            load_config(s.config_path)
+        except ConfigError as exc:
+            raise fail(f"{s.config_path}: {exc}") from None
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    web.run_app(build_app(s), port=port or s.port, print=lambda m: out.print(m))
+
+
+for _name in ("sla_cmd", "kb_cmd", "slack_cmd", "teams_cmd", "reminders_cmd", "report_cmd"):
+    try:
+        _module: Any = importlib.import_module(f"chatdesk.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"chatdesk.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Database connection and migrations: one place that knows how Tortoise is started."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise import Tortoise, connections
+
+DEFAULT_DATABASE_URL = "sqlite://chatdesk.sqlite3"
+APP_LABEL = "models"
+MIGRATIONS_MODULE = "storage.migrations"
+
+
+def database_url(url: str | None = None) -> str:
+    return url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://", "asyncpg://", "psycopg://"))
+
+
+def tortoise_config(url: str | None = None) -> dict[str, Any]:
+    url = database_url(url)
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://") :]
+    return {
+        "connections": {"default": url},
+        "apps": {
+            APP_LABEL: {
+                "models": ["storage.models"],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def init(url: str | None = None) -> None:
+    """Open the connection pool; the global fallback lets aiohttp's request tasks see it."""
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    if not is_postgres(database_url(url)):
+        conn = connections.get("default")
+        # WAL lets the console and the server share one SQLite file without "database is locked".
+        await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")
+
+
+async def close() -> None:
+    await Tortoise.close_connections()
+
+
+@asynccontextmanager
+async def database(url: str | None = None, *, migrate_first: bool = False) -> AsyncIterator[None]:
+    if migrate_first:
+        await migrate(url)
+    await init(url)
+    try:
+        yield
+    finally:
+        await close()
+
+
+async def migrate(url: str | None = None, progress: Callable[[str, str, str], object] | None = None) -> None:
+    """Create or upgrade the schema with the checked-in Tortoise migrations."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    await run_migrations(config=tortoise_config(url), progress=progress)
+    await Tortoise.close_connections()
+
+
+# For Tortoise's own CLI (`tortoise -c storage.db.TORTOISE_ORM makemigrations`).
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")

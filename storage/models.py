@@ -1,0 +1,336 @@
+"""Tortoise ORM models for the whole helpdesk domain (DESIGN.md section 5).
+
+Uniqueness lives in the database, not in memory: platform message ids, processed
+event ids, outbox dedupe keys and SLA notices are unique columns, so a retried
+delivery or a second worker can never store or send anything twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Calendar(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    timezone = fields.CharField(max_length=64)
+    hours: Any = fields.JSONField()  # {"mon": ["08:00-16:00"], ...} as written in the config
+    holidays: Any = fields.JSONField()  # ["2026-12-24", ...]
+
+    class Meta:
+        table = "calendar"
+
+
+class Contract(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    calendar: fields.ForeignKeyRelation[Calendar] = fields.ForeignKeyField(
+        "models.Calendar", related_name="contracts", on_delete=fields.RESTRICT
+    )
+    calendar_id: int
+    team = fields.CharField(max_length=100, null=True)
+    warn_at = fields.FloatField(default=0.75)
+    targets: Any = fields.JSONField()  # {"P1": {"first_response": 30, "next_response": 60, "resolution": 240}}
+
+    class Meta:
+        table = "contract"
+
+
+class Customer(Model):
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=16, unique=True)
+    name = fields.CharField(max_length=200)
+    contract: fields.ForeignKeyRelation[Contract] = fields.ForeignKeyField(
+        "models.Contract", related_name="customers", on_delete=fields.RESTRICT
+    )
+    contract_id: int
+    account_manager = fields.CharField(max_length=100, null=True)
+    next_number = fields.IntField(default=1)  # next ticket number, bumped under a row lock
+
+    class Meta:
+        table = "customer"
+
+
+class ChannelBinding(Model):
+    """A chat channel chatdesk listens in: a customer's shared channel or a triage channel."""
+
+    id = fields.IntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    tenant = fields.CharField(max_length=100)  # Slack team id or Teams tenant id
+    channel = fields.CharField(max_length=255)  # Slack channel id or Teams conversation id (no ;messageid)
+    purpose = fields.CharField(max_length=16)  # "customer" | "triage"
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="channels", null=True, on_delete=fields.CASCADE
+    )
+    customer_id: int | None
+
+    class Meta:
+        table = "channel_binding"
+        unique_together = (("platform", "channel"),)
+
+
+class Person(Model):
+    """A consultant or lead from the config (contacts are stored as Contact)."""
+
+    id = fields.IntField(primary_key=True)
+    pid = fields.CharField(max_length=100, unique=True)  # config id, e.g. "olli"
+    name = fields.CharField(max_length=200)
+    role = fields.CharField(max_length=16)  # "consultant" | "lead"
+    slack = fields.CharField(max_length=64, null=True, index=True)
+    teams = fields.CharField(max_length=255, null=True, index=True)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "person"
+
+
+class SupportTeam(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=100, unique=True)
+    members: Any = fields.JSONField()  # list of person ids
+
+    class Meta:
+        table = "support_team"
+
+
+class Contact(Model):
+    """A customer's person, known by (platform, tenant, user id)."""
+
+    id = fields.IntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="contacts", on_delete=fields.CASCADE
+    )
+    customer_id: int
+    platform = fields.CharField(max_length=16)
+    tenant = fields.CharField(max_length=100)
+    user_id = fields.CharField(max_length=255)
+    display_name = fields.CharField(max_length=200, null=True)
+    notifications = fields.BooleanField(default=True)
+    erased_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "contact"
+        unique_together = (("platform", "tenant", "user_id", "customer"),)
+
+
+class Ticket(Model):
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=32, unique=True)
+    number = fields.IntField()
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="tickets", on_delete=fields.RESTRICT
+    )
+    customer_id: int
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    contact_id: int | None
+    title = fields.CharField(max_length=200)
+    type = fields.CharField(max_length=32, default="incident")
+    status = fields.CharField(max_length=32, default="new", index=True)
+    priority = fields.CharField(max_length=2, default="P3")
+    assignee: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    assignee_id: int | None
+    team = fields.CharField(max_length=100, null=True)
+    rank = fields.IntField(null=True)  # lead's order within the assignee's queue, 1 first
+    estimate_minutes = fields.IntField(null=True)
+    estimate_scope = fields.TextField(null=True)
+    approval = fields.CharField(max_length=16, null=True)  # None | "pending" | "approved" | "rejected"
+    resolution = fields.TextField(null=True)
+    csat = fields.IntField(null=True)
+    # Where the ticket's conversation lives.
+    platform = fields.CharField(max_length=16)
+    tenant = fields.CharField(max_length=100)
+    channel = fields.CharField(max_length=255)
+    thread = fields.CharField(max_length=255, null=True)  # root message id of the thread
+    created_at = fields.DatetimeField(index=True)
+    updated_at = fields.DatetimeField()
+    first_response_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    # SLA state: the clock's start per metric, pauses, deadlines; escalation_at = earliest open one.
+    sla_state: Any = fields.JSONField(default=dict)
+    first_response_due = fields.DatetimeField(null=True)
+    next_response_due = fields.DatetimeField(null=True)
+    resolution_due = fields.DatetimeField(null=True)
+    escalation_at = fields.DatetimeField(null=True, index=True)
+    notice_at = fields.DatetimeField(null=True, index=True)  # next warning or breach to send
+
+    class Meta:
+        table = "ticket"
+        unique_together = (("customer", "number"), ("platform", "channel", "thread"))
+
+
+class Message(Model):
+    id = fields.IntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="messages", on_delete=fields.CASCADE
+    )
+    ticket_id: int
+    platform = fields.CharField(max_length=16)
+    platform_message_id = fields.CharField(max_length=255)
+    author_kind = fields.CharField(max_length=16)  # "contact" | "agent" | "bot"
+    author_person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    author_person_id: int | None
+    author_contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    author_contact_id: int | None
+    author_name = fields.CharField(max_length=200, null=True)
+    text = fields.TextField()
+    internal = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+    edited_at = fields.DatetimeField(null=True)
+    deleted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "message"
+        unique_together = (("platform", "platform_message_id"),)
+
+
+class Attachment(Model):
+    id = fields.IntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="attachments", on_delete=fields.CASCADE
+    )
+    message_id: int
+    platform_file_id = fields.CharField(max_length=255, null=True)
+    name = fields.CharField(max_length=255)
+    mimetype = fields.CharField(max_length=255, null=True)
+    size = fields.BigIntField(null=True)
+    url = fields.TextField(null=True)
+    content = fields.BinaryField(null=True)  # fetched bytes, size-limited
+
+    class Meta:
+        table = "attachment"
+
+
+class AuditEvent(Model):
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="audit", null=True, on_delete=fields.CASCADE
+    )
+    ticket_id: int | None
+    customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="audit", null=True, on_delete=fields.SET_NULL
+    )
+    customer_id: int | None
+    actor = fields.CharField(max_length=255)  # "person:olli", "contact:17", "system"
+    channel = fields.CharField(max_length=255)  # "slack:C0ACME", "console", "system"
+    action = fields.CharField(max_length=64)
+    detail: Any = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(index=True)
+
+    class Meta:
+        table = "audit_event"
+
+
+class ProcessedEvent(Model):
+    """An inbound platform event already handled, so a retried delivery is recognised."""
+
+    id = fields.BigIntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    event_id = fields.CharField(max_length=255)
+    created_at = fields.DatetimeField(index=True)
+
+    class Meta:
+        table = "processed_event"
+        unique_together = (("platform", "event_id"),)
+
+
+class OutboxMessage(Model):
+    """A post waiting to be delivered, written in the same transaction as the change."""
+
+    id = fields.BigIntField(primary_key=True)
+    platform = fields.CharField(max_length=16, index=True)
+    destination: Any = fields.JSONField()  # {"tenant", "channel", "thread", "user", "kind"}
+    payload: Any = fields.JSONField()  # a serialised bot.types.Reply
+    dedupe_key = fields.CharField(max_length=255, null=True, unique=True)
+    status = fields.CharField(max_length=16, default="pending")  # pending | sent | failed
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(index=True)
+    last_error = fields.TextField(null=True)
+    platform_message_id = fields.CharField(max_length=255, null=True)
+    ticket_key = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox"
+        indexes = (("status", "next_attempt_at"),)
+
+
+class SlaNotice(Model):
+    """One row per warning or breach actually sent: the unique key makes it once only."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="notices", on_delete=fields.CASCADE
+    )
+    ticket_id: int
+    metric = fields.CharField(max_length=32)
+    kind = fields.CharField(max_length=16)  # "warning" | "breach"
+    due_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "sla_notice"
+        unique_together = (("ticket", "metric", "kind", "due_at"),)
+
+
+class ConversationReference(Model):
+    """Where a platform lets us post later (Teams proactive messages need the stored reference)."""
+
+    id = fields.IntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    key = fields.CharField(max_length=255)  # conversation id, or "user:<id>" for a personal chat
+    tenant = fields.CharField(max_length=100, null=True)
+    reference: Any = fields.JSONField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "conversation_reference"
+        unique_together = (("platform", "key"),)
+
+
+class KbArticle(Model):
+    id = fields.IntField(primary_key=True)
+    article_id = fields.CharField(max_length=200, unique=True)
+    title = fields.CharField(max_length=500)
+    tags: Any = fields.JSONField(default=list)
+    body = fields.TextField()
+    source = fields.CharField(max_length=1000, null=True)
+    url = fields.CharField(max_length=1000, null=True)
+    draft = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "kb_article"
+
+
+class KbFeedback(Model):
+    """A contact said a suggested article solved their ticket."""
+
+    id = fields.IntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="kb_feedback", on_delete=fields.CASCADE
+    )
+    ticket_id: int
+    article_id = fields.CharField(max_length=200)
+    contact: fields.ForeignKeyNullableRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="kb_feedback", null=True, on_delete=fields.SET_NULL
+    )
+    contact_id: int | None
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "kb_feedback"
+        unique_together = (("ticket", "article_id"),)

@@ -1,0 +1,65 @@
+"""Read models for the CLI: what is stored, as plain JSON-ready dicts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.functions import Count
+
+from storage.models import AuditEvent, Message, Ticket
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def ticket_rows() -> list[dict[str, Any]]:
+    tickets = await Ticket.all().order_by("id").prefetch_related("customer", "assignee")
+    counts: dict[tuple[int, bool], int] = {}
+    for row in await Message.filter(deleted_at__isnull=True).annotate(n=Count("id")).group_by(
+        "ticket_id", "internal"
+    ).values("ticket_id", "internal", "n"):
+        counts[(row["ticket_id"], bool(row["internal"]))] = row["n"]
+    out = []
+    for t in tickets:
+        public = counts.get((t.id, False), 0)
+        internal = counts.get((t.id, True), 0)
+        out.append({
+            "key": t.key,
+            "customer": t.customer.key,
+            "title": t.title,
+            "type": t.type,
+            "status": t.status,
+            "priority": t.priority,
+            "assignee": t.assignee.pid if t.assignee else None,
+            "rank": t.rank,
+            "created_at": iso(t.created_at),
+            "messages": public + internal,
+            "public_messages": public,
+            "internal_notes": internal,
+            "first_response_at": iso(t.first_response_at),
+            "resolved_at": iso(t.resolved_at),
+            "deadlines": {
+                "first_response": iso(t.first_response_due),
+                "next_response": iso(t.next_response_due),
+                "resolution": iso(t.resolution_due),
+            },
+            "escalation_at": iso(t.escalation_at),
+            "platform": t.platform,
+            "csat": t.csat,
+        })
+    return out
+
+
+async def audit_rows(key: str) -> list[dict[str, Any]] | None:
+    ticket = await Ticket.filter(key=key).first()
+    if ticket is None:
+        return None
+    events = await AuditEvent.filter(ticket_id=ticket.id).order_by("created_at", "id")
+    return [
+        {"at": iso(e.created_at), "actor": e.actor, "channel": e.channel, "action": e.action, "detail": e.detail}
+        for e in events
+    ]
