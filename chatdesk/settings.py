@@ -71,7 +71,8 @@ class Settings:
             database_url=url, config_path=path, slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None, slack_api_url=api,
-            microsoft_app_id=env.get("MICROSOFT_APP_ID", ""), microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD", ""),
+            microsoft_app_id=env.get("MICROSOFT_APP_ID", ""),
+            microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD", ""),
             microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID", ""), port=port,
         )
 

@@ -42,6 +42,11 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
 
 async def init(url: str | None = None) -> None:
     """Open the connection pool; the global fallback lets aiohttp's request tasks see it."""
+    # Tortoise caches SQL per connection name; a process that moves from SQLite to
+    # PostgreSQL (the test suite does) must not reuse SQLite's placeholders.
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     if not is_postgres(database_url(url)):
         conn = connections.get("default")
