@@ -3,8 +3,11 @@
 # from Debian's packages when it is missing, `stop` removes the cluster again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DIR="$PWD/.pg"
 PORT="${CHATDESK_TEST_PG_PORT:-55432}"
+ENV_DIR="$PWD/.pg"
+# The cluster lives outside the checkout: the checkout may sit in a directory that the
+# postgres user cannot enter (a private temporary directory, a home directory).
+DIR="${CHATDESK_TEST_PG_DIR:-/tmp/chatdesk-pg-$PORT}"
 
 find_bin() {
   for d in /usr/lib/postgresql/*/bin; do
@@ -25,7 +28,7 @@ install_postgres() {
 start() {
   BIN="$(find_bin)" || { install_postgres; BIN="$(find_bin)"; }
   stop_quietly
-  mkdir -p "$DIR"
+  mkdir -p "$DIR" "$ENV_DIR"
   local run=()
   if [ "$(id -u)" -eq 0 ]; then
     # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
@@ -36,7 +39,7 @@ start() {
   "${run[@]}" "$BIN/initdb" -D "$DIR/data" -A trust -U postgres --no-sync >/dev/null
   "${run[@]}" "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w start \
     -o "-k $DIR -p $PORT -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null
-  echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PORT/postgres" > "$DIR/env"
+  echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PORT/postgres" > "$ENV_DIR/env"
   echo "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') running on 127.0.0.1:$PORT"
 }
 
@@ -47,7 +50,7 @@ stop_quietly() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
     else "$bin/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true; fi
   fi
-  rm -rf "$DIR"
+  rm -rf "$DIR" "$ENV_DIR"
 }
 
 case "${1:-}" in
