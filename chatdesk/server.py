@@ -20,7 +20,7 @@ log = logging.getLogger("chatdesk.server")
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 DESK: web.AppKey[Helpdesk] = web.AppKey("desk", Helpdesk)
-SENDERS: web.AppKey[dict[str, Any]] = web.AppKey("senders", dict)
+SENDERS: web.AppKey[dict[str, Any]] = web.AppKey("senders", dict[str, Any])
 MAX_BODY = 1024 * 1024  # requests over 1 MiB are refused with 413
 
 # Each adapter module offers `mount(app, settings, desk) -> sender or None`.
@@ -34,8 +34,9 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:
         log.warning("health check: database unreachable: %s", type(exc).__name__)
         return web.json_response({"status": "error", "database": False, "outbox_lag_seconds": None}, status=503)
+    senders: dict[str, Any] = request.app[SENDERS]
     return web.json_response({"status": "ok", "database": True, "outbox_lag_seconds": round(lag, 3),
-                              "adapters": sorted(request.app[SENDERS])})
+                              "adapters": sorted(senders)})
 
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
