@@ -15,6 +15,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
@@ -23,7 +24,7 @@ from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from bot.views import triage_announcement
 from storage import outbox
-from storage.models import ChannelBinding, Customer, Message, Person, ProcessedEvent, Ticket
+from storage.models import ChannelBinding, Contact, Customer, Message, Person, ProcessedEvent, Ticket
 
 log = logging.getLogger("chatdesk.core")
 
@@ -224,6 +225,11 @@ class Helpdesk:
             bindings = await ChannelBinding.filter(purpose="triage")
             same = [b for b in bindings if b.platform == platform.value] or bindings
             return [Destination(Platform(b.platform), b.tenant, b.channel) for b in same]
+        if reply.audience == Audience.DM and reply.contact is not None:
+            contact = await Contact.filter(id=reply.contact, erased_at__isnull=True).first()
+            if contact is None:
+                return []
+            return [Destination(Platform(contact.platform), contact.tenant, user=contact.user_id)]
         if reply.audience == Audience.DM and reply.person:
             person = await Person.filter(pid=reply.person, active=True).first()
             if person is None:

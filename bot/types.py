@@ -118,6 +118,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     ticket_key: str | None = None  # the ticket it is about (and whose thread THREAD means)
     person: str | None = None  # config person id for DM
+    contact: int | None = None  # a contact's id for DM (a privacy export, say)
     internal: bool = False  # never rendered to a customer audience
     kind: str = "info"  # info | error | ack | notice | refusal
     dedupe: str | None = None  # an outbox dedupe key: the same key is delivered once
@@ -135,6 +136,7 @@ class Reply:
             buttons=tuple(Button(**b) for b in data.get("buttons", ())),
             ticket_key=data.get("ticket_key"),
             person=data.get("person"),
+            contact=data.get("contact"),
             internal=bool(data.get("internal", False)),
             kind=data.get("kind", "info"),
             dedupe=data.get("dedupe"),
