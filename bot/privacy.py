@@ -101,13 +101,14 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
         return [say(f"Erased: the contact is now '{pseudonym(contact)}' in {count} messages and the audit trail.")]
     if action == "export":
         if who.role == "contact":
-            contact = who.contact
+            subject = who.contact
         elif who.role == "lead" and rest:
-            contact = await _contact_from(env, rest)
+            subject = await _contact_from(env, rest)
         else:
             raise svc.Refusal("not allowed: contacts export their own data; a lead may export a named contact's")
-        if contact is None:
+        if subject is None:
             return [say("chatdesk stores nothing about you yet.")]
+        contact = subject
         blob = json.dumps(await export_data(contact), ensure_ascii=False, indent=1)
         parts = [blob[i:i + CHUNK] for i in range(0, len(blob), CHUNK)] or ["{}"]
         await svc.audit(None, who, "privacy_export", env.now, contact=contact.id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import ConfigError, load_config
+from chatdesk import logs
 from chatdesk.settings import Settings, SettingsError
 from storage import db
 
@@ -176,7 +176,7 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
             load_config(s.config_path)
         except ConfigError as exc:
             raise fail(f"{s.config_path}: {exc}") from None
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logs.configure(s)
     web.run_app(build_app(s), port=port or s.port, print=lambda m: out.print(m))
 
 
