@@ -160,8 +160,9 @@ def console(as_: Annotated[str, typer.Option("--as", help="customer:ACME, consul
 
 @app.command("serve")
 def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: PORT or 3000).")] = None,
-          workers: Annotated[int, typer.Option(help="Processes on one port (PostgreSQL only).")] = 1) -> None:
-    """HTTP server: /slack/events, /api/messages, /healthz."""
+          workers: Annotated[int, typer.Option(help="Processes on one port (PostgreSQL only).")] = 1,
+          reuse_port: Annotated[bool, typer.Option(hidden=True)] = False) -> None:
+    """HTTP server: /slack/events, /api/messages, /healthz, /board."""
     from aiohttp import web
 
     from chatdesk.server import build_app
@@ -176,8 +177,31 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
             load_config(s.config_path)
         except ConfigError as exc:
             raise fail(f"{s.config_path}: {exc}") from None
+    if workers > 1:
+        raise typer.Exit(_serve_workers(workers, port or s.port))
     logs.configure(s)
-    web.run_app(build_app(s), port=port or s.port, print=lambda m: out.print(m))
+    web.run_app(build_app(s), port=port or s.port, reuse_port=reuse_port or None,
+                print=lambda m: out.print(m))
+
+
+def _serve_workers(workers: int, port: int) -> int:
+    """N processes share the port (SO_REUSEPORT); the database keeps them exactly-once."""
+    import signal
+    import subprocess
+
+    argv = [sys.executable, "-m", "chatdesk.cli", "serve", "--port", str(port), "--reuse-port"]
+    children = [subprocess.Popen(argv) for _ in range(workers)]
+    out.print(f"chatdesk: {workers} workers on port {port} (pids {', '.join(str(c.pid) for c in children)})")
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    codes = [child.wait() for child in children]
+    return max(codes, default=0)
 
 
 for _name in ("sla_cmd", "kb_cmd", "slack_cmd", "teams_cmd", "reminders_cmd", "report_cmd"):
