@@ -1,0 +1,351 @@
+"""slack-bolt wiring: POST /slack/events (or Socket Mode) -> inbound -> Helpdesk -> Block Kit.
+
+Bolt checks every request's signature and timestamp (older than 5 minutes or a
+bad signature -> 401) before a listener runs. Listeners run before the response
+is sent (process_before_response): a message event is stored, with the posts it
+causes queued in the outbox, before Slack hears 200, so a crash can lose nothing
+and Slack's retry of an event finds its event_id already processed. Only what the
+caller alone sees (a slash command's answer, a button's confirmation) is sent
+directly; everything else goes through the outbox and SlackSender.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack import inbound, render
+from adapters.slack.files import FileFetcher
+from adapters.slack.inbound import PayloadError
+from adapters.slack.sender import SlackSender
+from bot.core import Helpdesk
+from bot.types import Destination, Invocation, Outcome, Platform, Reply
+from chatdesk.settings import Settings
+
+log = logging.getLogger("chatdesk.slack")
+
+EVENTS_PATH = "/slack/events"
+SLASH_COMMAND = "/helpdesk"
+SHORTCUT_CREATE_TICKET = "create_ticket"
+SHORTCUT_ADD_TO_TICKET = "add_to_ticket"
+SHORTCUTS = (SHORTCUT_CREATE_TICKET, SHORTCUT_ADD_TO_TICKET)
+# Events API subscriptions (manifest `bot_events`) and the event types the listeners take.
+BOT_EVENTS = ("message.channels", "message.groups", "member_joined_channel", "app_mention")
+EVENT_TYPES = ("message", "member_joined_channel", "app_mention")
+API_TIMEOUT = 10  # seconds for one Web API call
+
+class SlackAdapter:
+    """One bolt AsyncApp with chatdesk's listeners, the outbox sender and the file fetcher."""
+
+    def __init__(self, settings: Settings, desk: Helpdesk, *, socket_mode: bool = False) -> None:
+        if not settings.slack_bot_token:
+            raise ValueError("SLACK_BOT_TOKEN is not set")
+        self.desk = desk
+        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                                     timeout=API_TIMEOUT)
+        secret = settings.slack_signing_secret
+        self.verifier = SignatureVerifier(secret) if secret else None  # Socket Mode needs no secret
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=True,
+            request_verification_enabled=not socket_mode,
+            name="chatdesk",
+        )
+        self.sender = SlackSender(self.client)
+        self.files = FileFetcher(settings.slack_bot_token, settings.slack_api_url)
+        self._register()
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST /slack/events: an aiohttp request -> BoltRequest -> BoltResponse -> aiohttp response."""
+        body = await request.text()
+        try:
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+        except Exception:
+            # Bolt could not parse the body; only a correctly signed request learns that it was malformed.
+            if self.verifier is None or not self.verifier.is_valid_request(body, dict(request.headers)):
+                return web.json_response({"error": "invalid request"}, status=401)
+            log.warning("a signed Slack request with a malformed body was refused")
+            return web.json_response({"error": "malformed payload"}, status=400)
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info("Slack retry %s (%s)", retry, request.headers.get("X-Slack-Retry-Reason", "unknown"))
+        failures: list[BaseException] = []
+        token = _listener_failures.set(failures)
+        try:
+            response = await self.bolt.async_dispatch(bolt_request)
+        except Exception as exc:
+            log.warning("refused a Slack payload bolt could not read: %s: %s", type(exc).__name__, exc)
+            return web.json_response({"error": "malformed payload"}, status=400)
+        finally:
+            _listener_failures.reset(token)
+        if response.status >= 500 and not failures:
+            # Bolt failed before any chatdesk code ran: the payload's shape is wrong, not our state.
+            # (A failure in chatdesk's own handling stays a 500, so Slack retries it later and the
+            # event id keeps the retry from storing anything twice.)
+            return web.json_response({"error": "malformed payload"}, status=400)
+        return await to_aiohttp_response(response)
+
+    async def start(self) -> None:
+        import aiohttp
+
+        if self.client.session is None:
+            self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT))
+
+    async def close(self) -> None:
+        await self.files.close()
+        session, self.client.session = self.client.session, None
+        if session is not None:
+            await session.close()
+
+    # -- listeners ---------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        app = self.bolt
+        guard = _guarded
+        for event_type in EVENT_TYPES:
+            # app_mention and member_joined_channel are acknowledged only: the message event
+            # carries a mention's text, and a join changes nothing until the person writes.
+            app.event(event_type)(guard(self.on_message if event_type == "message" else self.on_ignored_event))
+        app.event(re.compile(".*"))(guard(self.on_ignored_event))  # anything subscribed later: acknowledged
+        app.command(SLASH_COMMAND)(guard(self.on_command))
+        app.action(re.compile(f"^{render.RUN_PREFIX}\\d+$"))(guard(self.on_button))
+        app.action(re.compile(f"^{render.ASK_PREFIX}\\d+$"))(guard(self.on_input_button))
+        app.shortcut(SHORTCUT_CREATE_TICKET)(guard(self.on_create_ticket))
+        app.shortcut(SHORTCUT_ADD_TO_TICKET)(guard(self.on_add_to_ticket))
+        app.view(render.INPUT_VIEW)(guard(self.on_input_submitted))
+        app.view(render.ADD_TO_TICKET_VIEW)(guard(self.on_add_to_ticket_submitted))
+
+    async def on_message(self, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        try:
+            msg = inbound.message_event(body, context.bot_user_id)
+        except PayloadError as exc:
+            log.warning("ignored a malformed message event: %s", exc)
+            return
+        if msg is None or msg.from_bot:
+            return
+        outcome = await self.desk.handle_message(msg)
+        if outcome.ticket_key and not outcome.duplicate and msg.files and not (msg.edited or msg.deleted):
+            self.files.fetch_later(msg.files)
+
+    async def on_ignored_event(self, body: dict[str, Any]) -> None:
+        return None
+
+    async def on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            inv = inbound.slash_command(body)
+        except PayloadError as exc:
+            await ack(response_type="ephemeral", text=f"chatdesk could not read that command: {exc}")
+            return
+        outcome = await self.desk.handle_invocation(inv)
+        if not outcome.replies:
+            await ack()
+            return
+        message = render.render_many(outcome.replies, self._caller(inv))
+        await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
+
+    async def on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        try:
+            inv = inbound.block_action(body)
+        except PayloadError as exc:
+            log.warning("ignored a malformed button press: %s", exc)
+            return
+        outcome = await self.desk.handle_invocation(inv)
+        await self.tell_caller(inv, outcome.replies, body.get("response_url"))
+
+    async def on_input_button(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        try:
+            inv = inbound.block_action(body)
+        except PayloadError as exc:
+            log.warning("ignored a malformed button press: %s", exc)
+            return
+        action = body["actions"][0]
+        message = _dict(body.get("message"))
+        prompt = render.prompt_for(action, message.get("blocks") or ())
+        label = (action.get("text") or {}).get("text") or "chatdesk"
+        meta = {"kind": "input", "command": inv.text, "channel": inv.place.channel, "thread": inv.place.thread}
+        await self._open(client, body, render.input_modal(label, prompt, meta), inv, body.get("response_url"))
+
+    async def on_create_ticket(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """"Create ticket" on a message. A top-level message in a customer channel that chatdesk has
+        not seen (posted before the bot joined, say) is handled as if it had just arrived, so the
+        ticket belongs to its author and lives in its thread; anything else becomes `new <text>`
+        by whoever used the shortcut."""
+        await ack()
+        try:
+            msg = inbound.shortcut_message(body)
+            if msg is not None and msg.place.thread in (None, msg.message_id):
+                outcome = await self.desk.handle_message(msg)
+                caller = inbound.shortcut_new(body)  # who used the shortcut, and where
+                if outcome.duplicate:
+                    await self.tell_caller(caller, [Reply("That message is already part of a ticket.")],
+                                           body.get("response_url"))
+                    return
+                if outcome.ticket_key:
+                    text = f"Opened {outcome.ticket_key} from that message; chatdesk answered in its thread."
+                    await self.tell_caller(caller, [Reply(text, ticket_key=outcome.ticket_key)],
+                                           body.get("response_url"))
+                    return
+            inv = inbound.shortcut_new(body)
+        except PayloadError as exc:
+            log.warning("ignored a malformed shortcut: %s", exc)
+            return
+        outcome = await self.desk.handle_invocation(inv)
+        await self.tell_caller(inv, outcome.replies, body.get("response_url"))
+
+    async def on_add_to_ticket(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        message = _dict(body.get("message"))
+        channel = (body.get("channel") or {}).get("id", "")
+        meta = {"kind": "add_to_ticket", "channel": channel, "thread": message.get("thread_ts"),
+                "ts": message.get("ts"), "author": message.get("user") or message.get("bot_id"),
+                "text": message.get("text") or ""}
+        view = render.input_modal("Add to ticket", "Ticket key (the message is added as an internal note)", meta,
+                                  callback_id=render.ADD_TO_TICKET_VIEW, placeholder="ACME-7", submit="Add")
+        await self._open(client, body, view, None, body.get("response_url"))
+
+    async def on_input_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        try:
+            inv = inbound.view_submission(body, inbound.input_command(body.get("view") or {}))
+        except PayloadError as exc:
+            await ack(response_action="errors", errors={render.INPUT_BLOCK: str(exc)})
+            return
+        await self._submit(ack, inv)
+
+    async def on_add_to_ticket_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body.get("view") or {}
+        key = inbound.modal_input(view)
+        if not key or len(key.split()) != 1:
+            await ack(response_action="errors", errors={render.INPUT_BLOCK: "Type one ticket key, like ACME-7."})
+            return
+        try:
+            inv = inbound.view_submission(body, inbound.add_to_ticket_command(view))
+        except PayloadError as exc:
+            await ack(response_action="errors", errors={render.INPUT_BLOCK: str(exc)})
+            return
+        await self._submit(ack, inv)
+
+    async def _submit(self, ack: AsyncAck, inv: Invocation) -> None:
+        """Run a modal's command; errors and refusals show in the modal, next to the input."""
+        outcome: Outcome = await self.desk.handle_invocation(inv)
+        problems = [r.text for r in outcome.replies if r.kind in ("error", "refusal")]
+        if problems:
+            await ack(response_action="errors", errors={render.INPUT_BLOCK: "\n".join(problems)[:2000]})
+            return
+        await ack()
+        await self.tell_caller(inv, outcome.replies, None)
+
+    # -- answering the caller ----------------------------------------------------------------
+
+    @staticmethod
+    def _caller(inv: Invocation) -> Destination:
+        place = inv.place
+        return Destination(Platform.SLACK, place.tenant, place.channel or None, place.thread,
+                           user=inv.actor.user_id, customer_visible=False)
+
+    async def tell_caller(self, inv: Invocation, replies: tuple[Reply, ...] | list[Reply],
+                          response_url: Any) -> None:
+        """Only the caller sees these: an ephemeral message in the channel, else via the response_url,
+        else a direct message. A failure here is logged; the change itself is already stored."""
+        if not replies:
+            return
+        message = render.render_many(list(replies), self._caller(inv))
+        user = inv.actor.user_id
+        channel = inv.place.channel
+        try:
+            if channel:
+                kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": message.text,
+                                          "blocks": message.blocks}
+                if inv.place.thread:
+                    kwargs["thread_ts"] = inv.place.thread
+                await self.client.chat_postEphemeral(**kwargs)
+            else:
+                await self.client.chat_postMessage(channel=user, text=message.text, blocks=message.blocks)
+            return
+        except SlackApiError as exc:
+            log.info("could not answer %s ephemerally: %s", user, exc.response.get("error"))
+        except Exception as exc:
+            log.warning("could not answer %s: %s: %s", user, type(exc).__name__, exc)
+        if isinstance(response_url, str) and response_url.startswith("https://"):
+            try:
+                await AsyncWebhookClient(response_url, timeout=API_TIMEOUT).send(
+                    text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=False)
+            except Exception as exc:
+                log.warning("could not answer %s through the response_url: %s", user, exc)
+
+    async def _open(self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any],
+                    inv: Invocation | None, response_url: Any) -> None:
+        trigger = body.get("trigger_id")
+        try:
+            if not isinstance(trigger, str) or not trigger:
+                raise PayloadError("no trigger_id to open a modal with")
+            await client.views_open(trigger_id=trigger, view=view)
+        except (SlackApiError, PayloadError) as exc:
+            log.warning("could not open a modal: %s", exc)
+            if inv is not None:
+                await self.tell_caller(inv, [Reply("chatdesk could not open the form; use the slash command: "
+                                                   f"`{SLASH_COMMAND} {inv.text} …`", kind="error")], response_url)
+
+
+SLACK = web.AppKey("slack", SlackAdapter)
+
+
+# Failures inside chatdesk's own listeners during the current request (see SlackAdapter.handle).
+_listener_failures: ContextVar[list[BaseException] | None] = ContextVar("slack_listener_failures", default=None)
+Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
+
+
+def _guarded(listener: Listener) -> Listener:
+    """Note a listener's failure, so a 500 can be told apart from bolt choking on a payload."""
+
+    @functools.wraps(listener)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await listener(*args, **kwargs)
+        except Exception as exc:
+            failures = _listener_failures.get()
+            if failures is not None:
+                failures.append(exc)
+            raise
+
+    return run  # type: ignore[return-value]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def mount(app: web.Application, settings: Settings, desk: Helpdesk) -> SlackSender | None:
+    """Serve Slack at POST /slack/events; None when SLACK_BOT_TOKEN/SLACK_SIGNING_SECRET are unset."""
+    if not settings.slack_enabled:
+        return None
+    adapter = SlackAdapter(settings, desk)
+    app[SLACK] = adapter
+    app.router.add_post(EVENTS_PATH, adapter.handle)
+
+    async def on_startup(_: web.Application) -> None:
+        await adapter.start()
+
+    async def on_shutdown(_: web.Application) -> None:
+        await adapter.close()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    return adapter.sender
