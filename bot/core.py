@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
+from bot import process  # registers the process handlers (estimate, approve, handover, report, ...)
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
@@ -130,7 +131,8 @@ class Helpdesk:
                 lines.append(f"• {s.title}" + (f" <{s.url}>" if getattr(s, "url", None) else ""))
         ack = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="ack",
                     dedupe=f"ack:{ticket.key}")
-        return [ack, triage_announcement(ticket, customer.name, text)]
+        routing = await process.route_new_ticket(ticket, customer)
+        return [ack, triage_announcement(ticket, customer.name, text), *routing]
 
     async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
         platform = msg.place.platform.value

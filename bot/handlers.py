@@ -114,8 +114,10 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
         lines += [f"• {s.title}" for s in suggestions]
     root = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="thread_root",
                  dedupe=f"ack:{ticket.key}")
+    from bot.process import route_new_ticket
+
     return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
-            triage_announcement(ticket, customer.name, text)]
+            triage_announcement(ticket, customer.name, text), *await route_new_ticket(ticket, customer, who.person)]
 
 
 async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str]:
@@ -367,5 +369,5 @@ def _later(name: str) -> Handler:
     return not_yet
 
 
-for _name in ("estimate", "approve", "reject", "accept", "rate", "handover", "customer", "report", "privacy"):
+for _name in ("privacy",):
     HANDLERS.setdefault(_name, _later(_name))

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
+from chatdesk import board
 from chatdesk.settings import Settings
 from storage import db, outbox
 
@@ -49,6 +50,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
     senders: dict[str, Any] = {}
     app[SENDERS] = senders
     app.router.add_get("/healthz", healthz)
+    board.mount(app, settings, desk.clock)  # GET /board and /board.json for the leads
     for name in ADAPTERS:
         try:
             module = importlib.import_module(name)
