@@ -8,8 +8,9 @@ every open deadline by the paused business time.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import METRICS, Target
@@ -99,6 +100,65 @@ def view(state: dict[str, Any], cal: Calendar, target: Target, warn_fraction: fl
             warn = add_business_minutes(cal, start, minutes * warn_fraction, closed)
         out.append(ClockView(metric, minutes, start, due, warn, used, paused, result))
     return out
+
+
+# -- notices: a warning at warn_at and a breach at the deadline, once per deadline ------------------
+
+NOTICE_KINDS = ("warning", "breach")
+NoticeKey = tuple[str, str, datetime]  # (metric, kind, deadline in UTC): the SlaNotice unique key per ticket
+
+
+def notice_key(metric: str, kind: str, due: datetime) -> NoticeKey:
+    return (metric, kind, due.astimezone(UTC))
+
+
+@dataclass(frozen=True)
+class Notice:
+    metric: str
+    kind: str  # "warning" | "breach"
+    at: datetime  # when it falls due: the warn time or the deadline itself
+    due: datetime  # the deadline it is about; a deadline that moves gets notices of its own
+
+    @property
+    def key(self) -> NoticeKey:
+        return notice_key(self.metric, self.kind, self.due)
+
+
+def pending_notices(views: Sequence[ClockView], sent: Collection[NoticeKey]) -> list[Notice]:
+    """Warnings and breaches not yet sent for the running deadlines, soonest first.
+
+    Paused and stopped clocks have no deadline, so they have nothing pending. A warning
+    whose breach was already sent is not pending any more: it would only say less.
+    """
+    out = []
+    for v in views:
+        if v.due is None or v.warn_at is None:
+            continue
+        if notice_key(v.metric, "breach", v.due) in sent:
+            continue
+        if notice_key(v.metric, "warning", v.due) not in sent:
+            out.append(Notice(v.metric, "warning", v.warn_at, v.due))
+        out.append(Notice(v.metric, "breach", v.due, v.due))
+    return sorted(out, key=lambda n: n.at)
+
+
+def due_notices(views: Sequence[ClockView], sent: Collection[NoticeKey], now: datetime) -> list[Notice]:
+    """What to send at `now`: per metric the latest notice that has fallen due.
+
+    A sweep that comes late (a worker was down) sends the breach alone rather than
+    a warning that says "0m left" followed by the breach.
+    """
+    latest: dict[str, Notice] = {}
+    for n in pending_notices(views, sent):
+        if n.at <= now:
+            latest[n.metric] = n
+    return list(latest.values())
+
+
+def next_notice_at(views: Sequence[ClockView], sent: Collection[NoticeKey]) -> datetime | None:
+    """The earliest instant a notice falls due: the ticket's notice_at."""
+    pending = pending_notices(views, sent)
+    return pending[0].at if pending else None
 
 
 def deadlines(state: dict[str, Any], cal: Calendar, target: Target, now: datetime) -> dict[str, datetime | None]:

@@ -79,22 +79,30 @@ async def audit(ticket: Ticket | None, who: Who | None, action: str, now: dateti
     )
 
 
-async def refresh_sla(ticket: Ticket, now: datetime, ctx: SlaContext | None = None) -> None:
-    """Recompute deadlines, escalation_at and the next notice time from the stored clock state."""
+async def refresh_sla(ticket: Ticket, now: datetime, ctx: SlaContext | None = None,
+                      sent: set[clocks.NoticeKey] | None = None) -> None:
+    """Recompute deadlines, escalation_at and the next notice time from the stored clock state.
+
+    The SlaNotice rows are the record of what was sent (`sent` passes them in when the
+    caller already has them), so notice_at is the earliest warning or breach still to send.
+    """
+    from storage.models import SlaNotice
+
     ctx = ctx or await sla_context(ticket.customer_id)
     target = ctx.target(ticket.priority)
     state = ticket.sla_state or clocks.new_state(ticket.created_at)
     due: dict[str, datetime | None] = {"first_response": None, "next_response": None, "resolution": None}
     notice: datetime | None = None
     if target is not None and ticket.status not in DONE_STATUSES:
-        sent = set(state.get("notices", []))
-        for v in clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, now):
+        views = clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, now)
+        for v in views:
             due[v.metric] = v.due
-            if v.due is None or v.warn_at is None:
-                continue
-            for kind, when in (("warning", v.warn_at), ("breach", v.due)):
-                if f"{v.metric}:{kind}:{v.due.isoformat()}" not in sent and (notice is None or when < notice):
-                    notice = when
+        if sent is None:
+            sent = set()
+            if ticket.id is not None and any(v.due is not None for v in views):
+                rows = await SlaNotice.filter(ticket_id=ticket.id).values_list("metric", "kind", "due_at")
+                sent = {clocks.notice_key(metric, kind, at) for metric, kind, at in rows}
+        notice = clocks.next_notice_at(views, sent)
     ticket.first_response_due = due["first_response"]
     ticket.next_response_due = due["next_response"]
     ticket.resolution_due = due["resolution"]
