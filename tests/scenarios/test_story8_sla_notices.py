@@ -1,19 +1,22 @@
-"""Acceptance story 8 (DESIGN.md section 7) through the console channel: an SLA warning and
-then a breach appear in the ticket's thread, the triage channel and the assignee's DM, once each.
+"""Acceptance story 8 (DESIGN.md section 7): an SLA warning and then a breach appear in the
+ticket's thread, the triage channel and the assignee's DM, once each.
 
-The story is data (STORY) so the Slack and Teams harnesses can play the same steps; here
-the reminder worker's `tick` runs on the fake clock and the console prints what was posted.
+The story is data (STORY), played through the console (what it printed) and through Slack
+(what the fake Web API was asked to post); the reminder worker's `tick` runs on the fake clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot import reminders
 from bot.clock import FakeClock
+from chatdesk.server import DESK
 from tests.scenarios.console_driver import ConsoleWorld
+from tests.scenarios.slack_harness import SlackWorld, slack_world
 
 WARNING = "ACME-1 first response due 13:00 EET, 1h 00m left"
 BREACH = "ACME-1 first response breached 5m ago (due 13:00 EET)"
@@ -88,3 +91,38 @@ async def test_story_8_customer_reply_in_time_means_no_breach(world: ConsoleWorl
     await reminders.tick(world.desk, world.clock.now())
     await consultant.session.flush()
     assert [line for line in world.take() if "breach" in line] == []
+
+
+# --- the same story through Slack ------------------------------------------------------------------
+
+ROOT_TS = "1795417201.000100"  # the customer's message in message_in_shared_channel.json
+
+
+@pytest.fixture
+async def slack(database: str, clock: FakeClock) -> AsyncIterator[SlackWorld]:
+    async with slack_world(clock, database) as world:
+        yield world
+
+
+async def test_story_8_through_slack(slack: SlackWorld) -> None:
+    assert (await slack.http.event(slack.fixture("message_in_shared_channel.json"))).status == 200
+    assert (await slack.http.command(slack.command("assign ACME-1 @olli"))).status == 200
+    await slack.drain()
+    before = len(slack.api.posts())
+
+    for wall, in_thread, internal in STORY:
+        slack.clock.set(helsinki(wall))  # type: ignore[attr-defined]
+        await reminders.tick(slack.app[DESK], slack.clock.now())
+        await slack.drain()
+        posted = slack.api.posts()[before:]
+        before += len(posted)
+        if in_thread is None:
+            assert posted == [], wall
+            continue
+        by_channel = {p["channel"]: p for p in posted}
+        assert len(posted) == 3 and set(by_channel) == {"C0ACME", "C0TRIAGE", "U0OLLI"}, posted
+        assert by_channel["C0ACME"]["thread_ts"] == ROOT_TS
+        assert by_channel["C0ACME"]["text"].startswith(in_thread)
+        assert "thread_ts" not in by_channel["C0TRIAGE"]
+        assert by_channel["C0TRIAGE"]["text"].startswith(internal)
+        assert by_channel["U0OLLI"]["text"].startswith(internal)
