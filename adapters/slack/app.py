@@ -47,6 +47,43 @@ BOT_EVENTS = ("message.channels", "message.groups", "member_joined_channel", "ap
 EVENT_TYPES = ("message", "member_joined_channel", "app_mention")
 API_TIMEOUT = 10  # seconds for one Web API call
 
+
+# Failures inside chatdesk's own listeners during the current request (see SlackAdapter.handle).
+_listener_failures: ContextVar[list[BaseException] | None] = ContextVar("slack_listener_failures", default=None)
+Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
+
+
+def _guarded(listener: Listener) -> Listener:
+    """Note a listener's failure, so a 500 can be told apart from bolt choking on a payload."""
+
+    @functools.wraps(listener)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await listener(*args, **kwargs)
+        except Exception as exc:
+            failures = _listener_failures.get()
+            if failures is not None:
+                failures.append(exc)
+            raise
+
+    return run  # type: ignore[return-value]
+
+
+class _QuietTokenNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN in the environment is unused when it is given a client (which
+    carries that very token, plus SLACK_API_URL): expected here, so not worth a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_QuietTokenNotice())
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class SlackAdapter:
     """One bolt AsyncApp with chatdesk's listeners, the outbox sender and the file fetcher."""
 
@@ -305,31 +342,6 @@ class SlackAdapter:
 
 
 SLACK = web.AppKey("slack", SlackAdapter)
-
-
-# Failures inside chatdesk's own listeners during the current request (see SlackAdapter.handle).
-_listener_failures: ContextVar[list[BaseException] | None] = ContextVar("slack_listener_failures", default=None)
-Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
-
-
-def _guarded(listener: Listener) -> Listener:
-    """Note a listener's failure, so a 500 can be told apart from bolt choking on a payload."""
-
-    @functools.wraps(listener)
-    async def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await listener(*args, **kwargs)
-        except Exception as exc:
-            failures = _listener_failures.get()
-            if failures is not None:
-                failures.append(exc)
-            raise
-
-    return run  # type: ignore[return-value]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def mount(app: web.Application, settings: Settings, desk: Helpdesk) -> SlackSender | None:

@@ -31,6 +31,13 @@ async def slack(database: str, clock: FakeClock) -> AsyncIterator[SlackWorld]:
         yield world
 
 
+@pytest.fixture
+async def slack_any_db(any_database: str, clock: FakeClock) -> AsyncIterator[SlackWorld]:
+    """SQLite, and PostgreSQL too when TEST_POSTGRES_URL is set (concurrency differs there)."""
+    async with slack_world(clock, any_database) as world:
+        yield world
+
+
 async def nothing_stored() -> bool:
     return (await Ticket.all().count() == 0 and await Message.all().count() == 0
             and await ProcessedEvent.all().count() == 0 and await OutboxMessage.all().count() == 0)
@@ -181,7 +188,8 @@ async def test_an_oversized_body_is_refused(slack: SlackWorld) -> None:
 
 # -- retries and duplicates -----------------------------------------------------------------------------
 
-async def test_retries_and_duplicate_event_ids_store_once(slack: SlackWorld) -> None:
+async def test_retries_and_duplicate_event_ids_store_once(slack_any_db: SlackWorld) -> None:
+    slack = slack_any_db
     event = slack.fixture("message_in_shared_channel.json")
     statuses = [(await slack.http.event(event, retry_num=n)).status for n in (None, 1, 2, 3)]
     assert statuses == [200] * 4
@@ -192,7 +200,8 @@ async def test_retries_and_duplicate_event_ids_store_once(slack: SlackWorld) -> 
     assert len(slack.api.posts("C0ACME")) == 1 and len(slack.api.posts("C0TRIAGE")) == 1
 
 
-async def test_concurrent_duplicates_store_once(slack: SlackWorld) -> None:
+async def test_concurrent_duplicates_store_once(slack_any_db: SlackWorld) -> None:
+    slack = slack_any_db
     event = slack.fixture("message_in_shared_channel.json")
     responses = await asyncio.gather(*(slack.http.event(event, retry_num=n or None) for n in range(6)))
     assert all(r.status < 500 for r in responses)

@@ -20,8 +20,9 @@ ROOT_TS = "1795417201.000100"
 
 
 @pytest.fixture
-async def slack(database: str, clock: FakeClock) -> AsyncIterator[SlackWorld]:
-    async with slack_world(clock, database) as world:
+async def slack(any_database: str, clock: FakeClock) -> AsyncIterator[SlackWorld]:
+    """The stories run on SQLite, and on PostgreSQL too when TEST_POSTGRES_URL is set."""
+    async with slack_world(clock, any_database) as world:
         yield world
 
 
@@ -295,10 +296,10 @@ async def test_our_own_posts_coming_back_store_nothing(slack: SlackWorld) -> Non
     assert await Message.all().count() == 1
 
 
-async def test_the_worker_delivers_without_being_asked(database: str, clock: FakeClock) -> None:
+async def test_the_worker_delivers_without_being_asked(any_database: str, clock: FakeClock) -> None:
     import asyncio
 
-    async with slack_world(clock, database, run_workers=True) as slack:
+    async with slack_world(clock, any_database, run_workers=True) as slack:
         assert (await slack.http.event(slack.fixture("message_in_shared_channel.json"))).status == 200
         for _ in range(100):
             if slack.api.posts("C0ACME") and slack.api.posts("C0TRIAGE"):
