@@ -1,0 +1,199 @@
+"""Teams wiring: POST /api/messages -> the helpdesk, and a TeamsSender for the outbox.
+
+Every request is checked before botbuilder sees it, because botbuilder 4.17 answers
+500 for some malformed bodies, swallows others, and posts to the public Bot
+Framework host when an activity has no serviceUrl. Bad input gets a 4xx; with
+MICROSOFT_APP_ID set a request without a valid Bot Framework JWT gets 401 and
+nothing is stored. With an empty app id (local emulator mode) nothing is checked.
+
+Commands are answered in the turn (a reply to the command's activity); everything
+else goes through the outbox and the TeamsSender.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory
+
+from adapters.teams import inbound, references, render
+from adapters.teams.sender import TeamsSender
+from bot.core import Helpdesk
+from bot.identity import find_person
+from bot.types import Destination, IncomingMessage, Invocation, Platform, Reply
+from storage import outbox
+from storage.models import ChannelBinding
+
+if TYPE_CHECKING:
+    from chatdesk.settings import Settings
+
+log = logging.getLogger("chatdesk.teams")
+
+MESSAGE_TYPES = ("message", "messageUpdate", "messageDelete")
+CONNECTOR_TIMEOUT = 30  # seconds for one call to the Bot Framework connector
+
+
+class _Configuration:
+    """The settings object ConfigurationBotFrameworkAuthentication reads (APP_ID, APP_PASSWORD, ...)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.microsoft_app_id
+        self.APP_PASSWORD = settings.microsoft_app_password
+        self.APP_TENANTID = settings.microsoft_app_tenant_id
+        self.APP_TYPE = "SingleTenant" if settings.microsoft_app_tenant_id and settings.microsoft_app_id \
+            else "MultiTenant"
+
+
+class _Connectors(ConnectorFactory):  # type: ignore[misc]
+    """Connector clients that fail fast: the outbox retries and honours Retry-After, not the HTTP library."""
+
+    def __init__(self, inner: ConnectorFactory) -> None:
+        self._inner = inner
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        client = await self._inner.create(service_url, audience)
+        config = client.config
+        config.retry_policy.retries = 0
+        config.retry_policy.policy.status_forcelist = frozenset()
+        config.connection.timeout = CONNECTOR_TIMEOUT
+        return client
+
+
+class _Authentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = _Connectors(result.connector_factory)
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return _Connectors(super().create_connector_factory(claims_identity))
+
+
+def _signed_token(header: str) -> bool:
+    """Whether the Authorization header holds an RS256 JWT with a key id; others are refused unread."""
+    scheme, _, token = header.partition(" ")
+    if scheme != "Bearer" or token.count(".") != 2:
+        return False
+    head = token.split(".", 1)[0]
+    try:
+        data = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("alg") == "RS256" and bool(data.get("kid"))
+
+
+def conv_id(context: TurnContext) -> str:
+    return str(context.activity.conversation.id or "")
+
+
+def _problem(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class TeamsBot:
+    def __init__(self, adapter: CloudAdapter, desk: Helpdesk, app_id: str) -> None:
+        self.adapter = adapter
+        self.desk = desk
+        self.app_id = app_id
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.read()
+        except web.HTTPException as exc:  # 413 for bodies over the server's limit
+            return _problem(exc.status, exc.reason)
+        try:
+            activity = inbound.check(json.loads(body))
+            parsed = Activity().deserialize(activity)
+        except inbound.MalformedActivity as exc:
+            return _problem(400, str(exc))
+        except Exception:
+            return _problem(400, "the body is not a valid Bot Framework activity")
+        header = ""
+        if self.app_id:
+            header = request.headers.get("Authorization", "")
+            if not _signed_token(header):
+                return _problem(401, "a signed Bot Framework token is required")
+        try:
+            auth = await self.adapter.bot_framework_authentication.authenticate_request(parsed, header)
+        except Exception as exc:
+            log.warning("Teams request refused: %s: %s", type(exc).__name__, exc)
+            return _problem(401, "the Bot Framework token is not valid")
+
+        async def turn(context: TurnContext) -> None:
+            await self._turn(context, activity)
+
+        try:
+            await self.adapter.process_activity(auth, parsed, turn)
+        except Exception:
+            log.exception("Teams activity %s failed", activity.get("id"))
+            return _problem(500, "the activity could not be handled; it may be retried")
+        if activity["type"] == "invoke":
+            return web.json_response({}, status=200)
+        return web.Response(status=200)
+
+    async def _turn(self, context: TurnContext, activity: dict[str, Any]) -> None:
+        await references.remember(activity, self.desk.clock.now())
+        if activity["type"] not in MESSAGE_TYPES:
+            return
+        conv = inbound.conversation_of(activity)
+        binding = None if conv.is_personal else await ChannelBinding.filter(
+            platform=Platform.TEAMS.value, channel=conv.channel).first()
+        purpose = binding.purpose if binding is not None else None
+        agent = False
+        if purpose == "triage":
+            actor = inbound.actor_of(activity)
+            agent = await find_person(Platform.TEAMS, actor.user_id, actor.aad_object_id) is not None
+        event = inbound.translate(activity, purpose=purpose, sender_is_agent=agent)
+        if isinstance(event, IncomingMessage):
+            await self.desk.handle_message(event)
+        elif isinstance(event, Invocation):
+            outcome = await self.desk.handle_invocation(event)
+            if event.place.thread and not event.place.is_direct and inbound.THREAD_MARK not in conv_id(context):
+                # A top-level channel post: answer in its thread, not as a new post in the channel.
+                context.activity.conversation.id = f"{event.place.channel}{inbound.THREAD_MARK}{event.place.thread}"
+            for reply in outcome.replies:
+                await self._answer(context, event, reply, customer_visible=purpose == "customer")
+
+    async def _answer(self, context: TurnContext, event: Invocation, reply: Reply, customer_visible: bool) -> None:
+        """Reply to the command in its conversation; what customers must not read goes to the caller's 1:1."""
+        place = event.place
+        here = Destination(Platform.TEAMS, place.tenant, place.channel, place.thread, customer_visible=customer_visible)
+        private = Destination(Platform.TEAMS, place.tenant, user=event.actor.user_id)
+        if reply.internal and customer_visible:
+            await self._queue(private, reply)
+            return
+        try:
+            await context.send_activity(Activity().deserialize(render.message(reply, here)))
+        except Exception as exc:
+            log.warning("Teams reply to %s failed (%s); queued for the outbox", event.event_id, exc)
+            await self._queue(private if place.is_direct else here, reply)
+
+    async def _queue(self, destination: Destination, reply: Reply) -> None:
+        await outbox.enqueue(destination, reply, self.desk.clock.now())
+        if self.desk.on_queued:
+            self.desk.on_queued()
+
+
+def mount(app: web.Application, settings: Settings, desk: Helpdesk) -> TeamsSender:
+    """Serve POST /api/messages and return the sender the outbox delivers Teams posts with."""
+    from chatdesk.settings import SettingsError
+
+    if settings.microsoft_app_id and not settings.microsoft_app_password:
+        raise SettingsError("MICROSOFT_APP_PASSWORD: required when MICROSOFT_APP_ID is set")
+    if settings.microsoft_app_tenant_id and not settings.microsoft_app_id:
+        raise SettingsError("MICROSOFT_APP_ID: required when MICROSOFT_APP_TENANT_ID is set")
+    if not settings.microsoft_app_id:
+        log.info("Teams: emulator mode (MICROSOFT_APP_ID is empty): requests are not authenticated")
+    adapter = CloudAdapter(_Authentication(_Configuration(settings)))
+    bot = TeamsBot(adapter, desk, settings.microsoft_app_id)
+    app.router.add_post("/api/messages", bot.handle)
+    return TeamsSender(adapter, settings.microsoft_app_id, settings.microsoft_app_tenant_id, clock=desk.clock)
