@@ -100,7 +100,9 @@ class SlackAdapter:
             signing_secret=settings.slack_signing_secret or "",
             process_before_response=True,
             request_verification_enabled=not socket_mode,
-            name="chatdesk",
+            # Bolt resets the level of the logger named after the app on every request: keep that
+            # logger under slack_bolt so chatdesk's own loggers keep the level they were given.
+            name="slack_bolt.chatdesk",
         )
         self.sender = SlackSender(self.client)
         self.files = FileFetcher(settings.slack_bot_token, settings.slack_api_url)
