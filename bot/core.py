@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -72,7 +72,7 @@ class Helpdesk:
             return Outcome()
         try:
             async with in_transaction():
-                if not await self._first_delivery(msg.place.platform, msg.event_id):
+                if not await self._first_delivery(msg.place.platform, msg.place.channel, msg.event_id):
                     return Outcome(duplicate=True)
                 outcome = await self._message(msg)
         except IntegrityError:
@@ -85,8 +85,9 @@ class Helpdesk:
     async def _message(self, msg: IncomingMessage) -> Outcome:
         now = self.clock.now()
         platform = msg.place.platform.value
+        same_message = Message.filter(platform=platform, channel=msg.place.channel, platform_message_id=msg.message_id)
         if msg.edited or msg.deleted:
-            stored = await Message.filter(platform=platform, platform_message_id=msg.message_id).first()
+            stored = await same_message.first()
             if stored is None:
                 return Outcome()
             if msg.deleted:
@@ -96,7 +97,7 @@ class Helpdesk:
                 stored.edited_at = now
             await stored.save()
             return Outcome()
-        if await Message.filter(platform=platform, platform_message_id=msg.message_id).exists():
+        if await same_message.exists():
             return Outcome(duplicate=True)
         who = await resolve(msg.actor, msg.place)
         if who.binding is None or who.binding.purpose != "customer" or who.customer is None:
@@ -163,7 +164,7 @@ class Helpdesk:
             return Outcome(replies=(Reply(exc.message, kind="error"),))
         try:
             async with in_transaction():
-                if not await self._first_delivery(inv.place.platform, inv.event_id):
+                if not await self._first_delivery(inv.place.platform, inv.place.channel, inv.event_id):
                     return Outcome(duplicate=True)
                 who = await resolve(inv.actor, inv.place)
                 spec = BY_NAME[command.name]
@@ -172,6 +173,10 @@ class Helpdesk:
                 env = Env(desk=self, who=who, now=self.clock.now(), invocation=inv)
                 replies = await HANDLERS[command.name](env, command)
                 caller = [r for r in replies if r.audience == Audience.CALLER]
+                if who.is_agent and who.binding is not None and who.binding.purpose == "customer":
+                    # An agent's answer given in a customer's channel is for the agent alone: a platform
+                    # that cannot whisper (Teams) must take it to the agent's 1:1 chat instead.
+                    caller = [replace(r, internal=True) for r in caller]
                 queued = await self.route([r for r in replies if r.audience != Audience.CALLER], who, None)
         except svc.Refusal as exc:
             return Outcome(replies=(Reply(str(exc), kind="refusal"),))
@@ -188,11 +193,13 @@ class Helpdesk:
                     "config; customers write in their organisation's channel.")
         return f"not allowed: {reason or f'you cannot use {command}'}"
 
-    async def _first_delivery(self, platform: Platform, event_id: str) -> bool:
+    async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool:
         if not event_id:
             return True
+        # Qualified by channel: Teams activity ids are unique only within a conversation.
+        key = f"{channel}|{event_id}"[-255:]
         _, created = await ProcessedEvent.get_or_create(
-            platform=platform.value, event_id=event_id[:255], defaults={"created_at": self.clock.now()}
+            platform=platform.value, event_id=key, defaults={"created_at": self.clock.now()}
         )
         return created
 
@@ -252,8 +259,4 @@ def dm_destination(person: Person, platform: Platform) -> Destination | None:
 
 
 def _with_dedupe(reply: Reply, dedupe: str | None) -> Reply:
-    if dedupe == reply.dedupe:
-        return reply
-    from dataclasses import replace
-
-    return replace(reply, dedupe=dedupe)
+    return reply if dedupe == reply.dedupe else replace(reply, dedupe=dedupe)

@@ -144,7 +144,8 @@ async def store_message(ticket: Ticket, who: Who | None, *, platform: str, messa
                         author_kind: str | None = None) -> Message:
     kind = author_kind or ("agent" if who and who.is_agent else "contact" if who and who.contact else "bot")
     message = await Message.create(
-        ticket_id=ticket.id, platform=platform, platform_message_id=message_id, author_kind=kind,
+        ticket_id=ticket.id, platform=platform, channel=ticket.channel, platform_message_id=message_id,
+        author_kind=kind,
         author_person_id=who.person.id if who and who.person else None,
         author_contact_id=who.contact.id if who and who.contact else None,
         author_name=who.name if who else "chatdesk", text=text[:MESSAGE_LIMIT], internal=internal,

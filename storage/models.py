@@ -174,6 +174,8 @@ class Message(Model):
     )
     ticket_id: int
     platform = fields.CharField(max_length=16)
+    # Slack ts and Teams message ids are unique only within a channel.
+    channel = fields.CharField(max_length=255, default="")
     platform_message_id = fields.CharField(max_length=255)
     author_kind = fields.CharField(max_length=16)  # "contact" | "agent" | "bot"
     author_person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
@@ -193,7 +195,7 @@ class Message(Model):
 
     class Meta:
         table = "message"
-        unique_together = (("platform", "platform_message_id"),)
+        unique_together = (("platform", "channel", "platform_message_id"),)
 
 
 class Attachment(Model):

@@ -233,6 +233,7 @@ class Migration(migrations.Migration):
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('ticket', fields.ForeignKeyField('models.Ticket', source_field='ticket_id', db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.CASCADE)),
                 ('platform', fields.CharField(max_length=16)),
+                ('channel', fields.CharField(default='', max_length=255)),
                 ('platform_message_id', fields.CharField(max_length=255)),
                 ('author_kind', fields.CharField(max_length=16)),
                 ('author_person', fields.ForeignKeyField('models.Person', source_field='author_person_id', null=True, db_constraint=True, to_field='id', related_name='messages', on_delete=OnDelete.SET_NULL)),
@@ -244,7 +245,7 @@ class Migration(migrations.Migration):
                 ('edited_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('deleted_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'message', 'app': 'models', 'unique_together': (('platform', 'platform_message_id'),), 'pk_attr': 'id'},
+            options={'table': 'message', 'app': 'models', 'unique_together': (('platform', 'channel', 'platform_message_id'),), 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
