@@ -4,6 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
+# The leads' board is tested end to end in a real headless browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "chromium not found: installing Debian's chromium package for the board test"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; } \
+    || echo "could not install chromium: the browser test of the board will be skipped"
+fi
+
 bash scripts/postgres.sh start
 trap 'bash scripts/postgres.sh stop' EXIT
 # shellcheck disable=SC1091
