@@ -1,0 +1,149 @@
+"""`chatdesk kb import` and `chatdesk kb search`: the knowledge base from the command line.
+
+`kb search --json -` is the batch form for scripts and evaluations: one query per stdin
+line, one JSON array per stdout line, in the same order, flushed after every line so a
+caller can feed queries and read answers one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from kb import service
+from kb.importer import ImportReport, MissingPathError, collect
+from kb.index import Suggestion
+from storage import db
+
+T = TypeVar("T")
+
+PROGRESS_FROM = 50  # show a progress bar when importing at least this many files
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `kb` command group (import, search) to the main CLI."""
+    kb_app = typer.Typer(help="Knowledge base: import Markdown articles, search them.", no_args_is_help=True)
+    kb_app.command("import")(import_command)
+    kb_app.command("search")(search_command)
+    app.add_typer(kb_app, name="kb")
+
+
+def import_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="Markdown files or folders (searched recursively for *.md)."),
+    ],
+) -> None:
+    """Import articles; an id seen before is updated, not duplicated."""
+    try:
+        files = collect(paths)
+    except MissingPathError as exc:
+        _fail(f"kb import: {exc}")
+    if not files:
+        _fail("kb import: no Markdown files (*.md) found in " + ", ".join(str(p) for p in paths))
+    report = _run(_import(files))
+    console = Console()
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped}", err=True)
+    _print_report(console, report)
+    if report.found == 0:
+        _fail("kb import: nothing importable found in " + ", ".join(str(p) for p in paths))
+
+
+async def _import(files: list[Path]) -> ImportReport:
+    async with db.database():
+        if len(files) < PROGRESS_FROM:
+            return await service.import_paths(files)
+        columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("import", total=len(files))
+            return await service.import_paths(files, progress=lambda _: progress.advance(task))
+
+
+def _print_report(console: Console, report: ImportReport) -> None:
+    table = Table(title="kb import")
+    table.add_column("result")
+    table.add_column("articles", justify="right")
+    table.add_row("imported (new)", str(len(report.imported)))
+    table.add_row("updated", str(len(report.updated)))
+    table.add_row("unchanged", str(len(report.unchanged)))
+    table.add_row("skipped files", str(len(report.skipped)))
+    console.print(table)
+    if report.skipped:
+        skipped = Table(title="skipped")
+        skipped.add_column("file", overflow="fold")
+        skipped.add_column("reason", overflow="fold")
+        for item in report.skipped:
+            skipped.add_row(item.path, item.reason)
+        console.print(skipped)
+
+
+def search_command(
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for; '-' with --json reads stdin.")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="At most this many articles.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help='Print [{"id", "title", "score"}], best first.')] = False,
+) -> None:
+    """Suggest articles for a question; nothing when no article is relevant enough."""
+    if query == "-":
+        if not as_json:
+            _fail("kb search: reading queries from stdin ('-') needs --json")
+        _run(_batch(limit))
+        return
+    results = _run(_search(query, limit))
+    if as_json:
+        typer.echo(_json(results))
+        return
+    console = Console()
+    if not results:
+        console.print("No relevant articles.")
+        return
+    table = Table(title=f"kb search: {query}")
+    table.add_column("#", justify="right")
+    table.add_column("id")
+    table.add_column("title", overflow="fold")
+    table.add_column("score", justify="right")
+    for number, hit in enumerate(results, start=1):
+        table.add_row(str(number), hit.id, hit.title, f"{hit.score:.2f}")
+    console.print(table)
+
+
+async def _search(query: str, limit: int) -> list[Suggestion]:
+    async with db.database():
+        return await service.search(query, limit)
+
+
+async def _batch(limit: int) -> None:
+    async with db.database():
+        while True:
+            line = sys.stdin.readline()
+            if not line:
+                break
+            results = await service.search(line.rstrip("\r\n"), limit)
+            sys.stdout.write(_json(results) + "\n")
+            sys.stdout.flush()
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except (OperationalError, DBConnectionError) as exc:
+        _fail(f"kb: the database is not ready ({exc}); run `chatdesk db migrate` first")
+
+
+def _json(results: list[Suggestion]) -> str:
+    return json.dumps([{"id": r.id, "title": r.title, "score": r.score} for r in results], ensure_ascii=False)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code=1)

@@ -1,0 +1,370 @@
+"""Knowledge-base benchmark: suggestion quality and search speed, against bm25s in the same run.
+
+    .venv/bin/python tests/bench/bench_kb.py [--quick] [--kbeval DIR] [--out FILE]
+
+Quality, per kbeval set (../shared/kbeval, see its README): the articles are imported into
+a temporary SQLite database through kb.service.import_paths, every query goes through
+kb.service.search (limit 5), and so do the out-of-scope lines of oos.txt. The baseline is
+bm25s (English stop words, PyStemmer, title + body) that answers only when its best score
+is above the threshold giving it a 10 % out-of-scope rate on oos.txt itself; chatdesk's
+threshold is the fixed one in kb/index.py (chosen on oos_val.txt, never on oos.txt).
+
+Speed: synthetic articles (words drawn from the real articles' word frequencies plus a
+long tail of made-up words) are added to the real ones up to 10k and 100k articles; the
+same queries run through kb.index.KbIndex (what kb.service searches) and through bm25s.
+
+Prints one table per set and a latency table; writes everything to bench-results/kb.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kb import service, text  # noqa: E402
+from kb.importer import ParsedArticle, collect, read_articles  # noqa: E402
+from kb.index import DEFAULT_TUNING, Document, KbIndex  # noqa: E402
+from storage import db  # noqa: E402
+
+DEFAULT_KBEVAL = ROOT.parent / "shared" / "kbeval"
+SETS = ("stackfaq", "covidfaq")
+TARGET_OOS = 0.10
+LIMIT = 5
+
+
+@dataclass
+class Quality:
+    recall_at_1: float
+    recall_at_5: float
+    mrr: float
+    oos_rate: float
+    oos_val_rate: float
+    threshold: float
+
+    def row(self) -> list[str]:
+        return [f"{self.recall_at_1:.3f}", f"{self.recall_at_5:.3f}", f"{self.mrr:.3f}", f"{self.oos_rate:.1%}"]
+
+
+def lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_queries(path: Path) -> list[tuple[str, set[str]]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(" ".join(r["query"].split()), set(r["expected"])) for r in rows]
+
+
+def quality(
+    answers: Sequence[Sequence[str]], expected: Sequence[set[str]], oos: Sequence[bool], oos_val: Sequence[bool],
+    threshold: float,
+) -> Quality:
+    r1 = r5 = rr = 0.0
+    for ids, wanted in zip(answers, expected, strict=True):
+        for rank, article in enumerate(ids[:LIMIT]):
+            if article in wanted:
+                r5 += 1
+                r1 += rank == 0
+                rr += 1 / (rank + 1)
+                break
+    n = len(expected) or 1
+    return Quality(r1 / n, r5 / n, rr / n, sum(oos) / len(oos), sum(oos_val) / len(oos_val), threshold)
+
+
+# -- chatdesk through the service ---------------------------------------------------------------
+
+
+async def chatdesk_run(
+    articles_dir: Path, queries: list[str], oos: list[str], oos_val: list[str]
+) -> tuple[list[list[str]], list[bool], list[bool], list[float], dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite://{tmp}/kb.sqlite3"
+        await db.migrate(url)
+        async with db.database(url):
+            service.invalidate()
+            started = time.perf_counter()
+            report = await service.import_paths([articles_dir])
+            import_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            await service.search("warm up the index", LIMIT)
+            build_seconds = time.perf_counter() - started
+            answers: list[list[str]] = []
+            latencies: list[float] = []
+            for query in queries:
+                started = time.perf_counter()
+                found = await service.search(query, LIMIT)
+                latencies.append(time.perf_counter() - started)
+                answers.append([s.id for s in found])
+            oos_hits = [bool(await service.search(q, LIMIT)) for q in oos]
+            val_hits = [bool(await service.search(q, LIMIT)) for q in oos_val]
+    info = {
+        "imported": len(report.imported),
+        "skipped": [str(s) for s in report.skipped],
+        "import_seconds": round(import_seconds, 3),
+        "index_build_seconds": round(build_seconds, 3),
+    }
+    return answers, oos_hits, val_hits, latencies, info
+
+
+# -- bm25s baseline ------------------------------------------------------------------------------
+
+
+class Bm25sBaseline:
+    """bm25s as the kbeval README describes it: English stop words, PyStemmer, title + body."""
+
+    def __init__(self, titles: Sequence[str], bodies: Sequence[str]) -> None:
+        import bm25s
+        import Stemmer
+
+        self._bm25s = bm25s
+        self.stemmer = Stemmer.Stemmer("english")
+        self.retriever = bm25s.BM25()
+        corpus = [f"{t}\n{b}" for t, b in zip(titles, bodies, strict=True)]
+        tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False)
+        self.retriever.index(tokens, show_progress=False)
+
+    def top(self, query: str, k: int = LIMIT) -> tuple[list[int], list[float]]:
+        tokens = self._bm25s.tokenize(
+            [query], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False
+        )[0]
+        ids = self.retriever.get_tokens_ids(tokens)
+        if not ids:
+            return [], []
+        scores = self.retriever.get_scores_from_ids(ids)
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [int(i) for i in best], [float(scores[i]) for i in best]
+
+    def memory_bytes(self) -> int:
+        arrays = self.retriever.scores
+        return sum(a.nbytes for a in arrays.values() if isinstance(a, np.ndarray))
+
+
+def bm25s_run(
+    articles: list[ParsedArticle], queries: list[str], oos: list[str], oos_val: list[str]
+) -> dict[str, Any]:
+    baseline = Bm25sBaseline([a.title for a in articles], [a.body for a in articles])
+    ids = [a.article_id for a in articles]
+    latencies: list[float] = []
+    ranked: list[tuple[list[int], list[float]]] = []
+    for query in queries:
+        started = time.perf_counter()
+        ranked.append(baseline.top(query))
+        latencies.append(time.perf_counter() - started)
+    oos_best = [(baseline.top(q)[1] or [0.0])[0] for q in oos]
+    val_best = [(baseline.top(q)[1] or [0.0])[0] for q in oos_val]
+    ordered = sorted(oos_best)
+    threshold = ordered[int(len(ordered) * (1 - TARGET_OOS)) - 1]  # answers only strictly above it
+
+    def answers(cut: float | None) -> list[list[str]]:
+        return [
+            [ids[i] for i in docs] if scores and (cut is None or scores[0] > cut) else []
+            for docs, scores in ranked
+        ]
+
+    return {
+        "tuned": (answers(threshold), [s > threshold for s in oos_best], [s > threshold for s in val_best], threshold),
+        "always": (answers(None), [s > 0 for s in oos_best], [s > 0 for s in val_best], 0.0),
+        "latencies": latencies,
+    }
+
+
+# -- synthetic scale ------------------------------------------------------------------------------
+
+
+def synthetic(real: list[Document], count: int, seed: int = 7) -> list[Document]:
+    """count articles whose words follow the real articles' word frequencies, plus a long tail."""
+    rng = np.random.default_rng(seed)
+    frequencies = Counter(w for d in real for w in text.tokens(f"{d.title} {d.body}"))
+    words = np.array(list(frequencies))
+    p = np.array([frequencies[w] for w in words], dtype=float)
+    p /= p.sum()
+    letters = list("abdefghijklmnoprstuvy")
+    tail = np.array(["".join(rng.choice(letters, size=int(rng.integers(5, 11)))) for _ in range(2 * count)])
+    tail_p = 1.0 / np.arange(1, len(tail) + 1)
+    tail_p /= tail_p.sum()
+    docs = []
+    for n in range(count):
+        title = " ".join(words[rng.choice(len(words), 7, p=p)])
+        body = " ".join(
+            list(words[rng.choice(len(words), 110, p=p)]) + list(tail[rng.choice(len(tail), 15, p=tail_p)])
+        )
+        docs.append(Document(id=f"synthetic-{n}", title=title, body=body))
+    return docs
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def percentiles(seconds: Sequence[float]) -> dict[str, float]:
+    ms = np.array(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p95_ms": round(float(np.percentile(ms, 95)), 3),
+        "max_ms": round(float(ms.max()), 3),
+    }
+
+
+def timed(search: Callable[[str], object], queries: Sequence[str]) -> dict[str, float]:
+    for query in queries[:20]:
+        search(query)
+    latencies = []
+    for query in queries:
+        started = time.perf_counter()
+        search(query)
+        latencies.append(time.perf_counter() - started)
+    return percentiles(latencies)
+
+
+def scale_run(real: list[Document], total: int, queries: list[str]) -> dict[str, Any]:
+    docs = real + synthetic(real, total - len(real))
+    gc.collect()
+    before = rss_bytes()
+    started = time.perf_counter()
+    index = KbIndex(docs)
+    build = time.perf_counter() - started
+    gc.collect()
+    rss = rss_bytes() - before
+    ours = timed(index.search, queries)
+    started = time.perf_counter()
+    baseline = Bm25sBaseline([d.title for d in docs], [d.body for d in docs])
+    bm25s_build = time.perf_counter() - started
+    theirs = timed(baseline.top, queries)
+    result = {
+        "articles": len(docs),
+        "vocabulary": index.vocabulary_size,
+        "build_seconds": round(build, 2),
+        "index_bytes": index.memory_bytes(),
+        "rss_growth_bytes": rss,
+        "chatdesk": ours,
+        "bm25s": theirs,
+        "bm25s_build_seconds": round(bm25s_build, 2),
+        "bm25s_index_bytes": baseline.memory_bytes(),
+    }
+    del index, baseline
+    gc.collect()
+    return result
+
+
+# -- output -------------------------------------------------------------------------------------------
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    print(f"\n{title}")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer queries, 10k articles only (about a minute)")
+    parser.add_argument("--kbeval", type=Path, default=DEFAULT_KBEVAL)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "kb.json")
+    args = parser.parse_args()
+    kbeval: Path = args.kbeval
+    if not (kbeval / "oos.txt").is_file():
+        print(f"bench_kb: kbeval data not found in {kbeval} (use --kbeval DIR)", file=sys.stderr)
+        return 1
+    oos = [" ".join(q.split()) for q in lines(kbeval / "oos.txt")]
+    oos_val = [" ".join(q.split()) for q in lines(kbeval / "oos_val.txt")]
+    results: dict[str, Any] = {
+        "quick": args.quick,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "chatdesk_threshold": DEFAULT_TUNING.threshold,
+        "sets": {},
+    }
+    real_docs: list[Document] = []
+    all_queries: list[str] = []
+    for name in SETS:
+        queries = load_queries(kbeval / name / "queries.jsonl")
+        if args.quick:
+            queries = queries[::4]
+        texts = [q for q, _ in queries]
+        expected = [e for _, e in queries]
+        articles, _ = read_articles(collect([kbeval / name / "articles"]))
+        real_docs += [Document(a.article_id, a.title, a.body, a.tags, a.url) for a in articles]
+        all_queries += texts
+        answers, oos_hits, val_hits, ours_lat, info = asyncio.run(
+            chatdesk_run(kbeval / name / "articles", texts, oos, oos_val)
+        )
+        ours = quality(answers, expected, oos_hits, val_hits, DEFAULT_TUNING.threshold)
+        base = bm25s_run(articles, texts, oos, oos_val)
+        tuned = quality(base["tuned"][0], expected, base["tuned"][1], base["tuned"][2], base["tuned"][3])
+        always = quality(base["always"][0], expected, base["always"][1], base["always"][2], 0.0)
+        ours_p, theirs_p = percentiles(ours_lat), percentiles(base["latencies"])
+        table(
+            f"{name}: {len(articles)} articles, {len(texts)} queries, {len(oos)} out-of-scope lines",
+            ["system", "recall@1", "recall@5", "MRR", "OOS rate", "oos_val", "threshold", "p95 ms"],
+            [
+                ["chatdesk", *ours.row(), f"{ours.oos_val_rate:.0%}", f"{ours.threshold:.3f}", f"{ours_p['p95_ms']}"],
+                ["bm25s (tuned)", *tuned.row(), f"{tuned.oos_val_rate:.0%}", f"{tuned.threshold:.3f}",
+                 f"{theirs_p['p95_ms']}"],
+                ["bm25s (always top 5)", *always.row(), f"{always.oos_val_rate:.0%}", "-", ""],
+            ],
+        )
+        results["sets"][name] = {
+            "articles": len(articles),
+            "queries": len(texts),
+            "chatdesk": {**vars(ours), "latency": ours_p, **info},
+            "bm25s_tuned": {**vars(tuned), "latency": theirs_p},
+            "bm25s_always": vars(always),
+        }
+    scale_queries = all_queries + oos
+    if args.quick:
+        scale_queries = scale_queries[::2]
+    sizes = [10_000] if args.quick else [10_000, 100_000]
+    rows = []
+    results["scale"] = []
+    for size in sizes:
+        run = scale_run(real_docs, size, scale_queries)
+        results["scale"].append(run)
+        ours, theirs = run["chatdesk"], run["bm25s"]
+        rows.append([
+            f"{run['articles']:,}",
+            f"{ours['p50_ms']:.2f}", f"{ours['p95_ms']:.2f}", f"{ours['max_ms']:.1f}",
+            f"{theirs['p50_ms']:.2f}", f"{theirs['p95_ms']:.2f}",
+            f"{ours['p95_ms'] / theirs['p95_ms']:.2f}",
+            f"{run['build_seconds']:.1f}",
+            f"{run['index_bytes'] / 2**20:.0f} / {run['rss_growth_bytes'] / 2**20:.0f}",
+            f"{run['bm25s_index_bytes'] / 2**20:.0f}",
+        ])
+    table(
+        f"search latency, {len(scale_queries)} queries (stackfaq + covidfaq + oos), limit {LIMIT}",
+        ["articles", "p50", "p95", "max", "bm25s p50", "bm25s p95", "p95 ratio", "build s",
+         "index MB (est / RSS)", "bm25s MB"],
+        rows,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
