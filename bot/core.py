@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
 from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
-from bot import process  # registers the process handlers (estimate, approve, handover, report, ...)
+from bot import (
+    process,  # registers the process handlers (estimate, approve, handover, report, ...)
+    views,
+)
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
@@ -24,33 +28,18 @@ from bot.handlers import HANDLERS, Env
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from bot.views import triage_announcement
+from kb import service as kb_service
 from storage import outbox
 from storage.models import ChannelBinding, Contact, Customer, Message, Person, ProcessedEvent, Ticket
 
 log = logging.getLogger("chatdesk.core")
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    id: str
-    title: str
-    score: float
-    url: str | None = None
-
-
 Suggest = Callable[[str, int], Awaitable[Sequence[Any]]]
 
 
-async def _no_suggestions(text: str, limit: int) -> list[Suggestion]:
-    return []
-
-
 async def kb_suggest(text: str, limit: int) -> Sequence[Any]:
-    """Knowledge-base suggestions; the KB is optional, and a failing KB never blocks a ticket."""
-    try:
-        from kb import service as kb_service  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return []
+    """Knowledge-base suggestions; a failing knowledge base never blocks a ticket."""
     try:
         return await kb_service.search(text, limit=limit)
     except Exception:
@@ -124,14 +113,11 @@ class Helpdesk:
         return Outcome(queued=queued, ticket_key=ticket.key)
 
     async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str) -> list[Reply]:
-        suggestions = list(await self.suggest(text, 3))[:3]
+        suggestions = list(await self.suggest(text, views.MAX_SUGGESTIONS))[: views.MAX_SUGGESTIONS]
         lines = [f"Thanks, this is *{ticket.key}*. A consultant will reply in this thread."]
-        if suggestions:
-            lines.append("These articles may help meanwhile:")
-            for s in suggestions:
-                lines.append(f"• {s.title}" + (f" <{s.url}>" if getattr(s, "url", None) else ""))
+        lines += views.suggestion_lines(suggestions)
         ack = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="ack",
-                    dedupe=f"ack:{ticket.key}")
+                    buttons=views.solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
         routing = await process.route_new_ticket(ticket, customer)
         return [ack, triage_announcement(ticket, customer.name, text), *routing]
 

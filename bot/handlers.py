@@ -12,7 +12,17 @@ from bot import tickets as svc
 from bot.commands import Command, PersonRef, help_text
 from bot.identity import Who, ensure_contact, person_by_ref
 from bot.types import Audience, Button, Field, Invocation, Platform, Reply
-from bot.views import TYPE_NAMES, agent_buttons, ticket_fields, time_left, triage_announcement, when
+from bot.views import (
+    MAX_SUGGESTIONS,
+    TYPE_NAMES,
+    agent_buttons,
+    solved_buttons,
+    suggestion_lines,
+    ticket_fields,
+    time_left,
+    triage_announcement,
+    when,
+)
 from storage.models import ChannelBinding, Customer, Person, Ticket
 
 if TYPE_CHECKING:
@@ -107,13 +117,10 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
                                      channel=channel, thread=None)
     await svc.store_message(ticket, who, platform=platform, message_id=env.message_id, text=text,
                             internal=False, now=env.now)
-    suggestions = list(await env.desk.suggest(text, 3))[:3]
-    lines = [f"*{ticket.key}* opened by {who.name}: {ticket.title}"]
-    if suggestions:
-        lines.append("These articles may help meanwhile:")
-        lines += [f"• {s.title}" for s in suggestions]
+    suggestions = list(await env.desk.suggest(text, MAX_SUGGESTIONS))[:MAX_SUGGESTIONS]
+    lines = [f"*{ticket.key}* opened by {who.name}: {ticket.title}", *suggestion_lines(suggestions)]
     root = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="thread_root",
-                 dedupe=f"ack:{ticket.key}")
+                 buttons=solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
     from bot.process import route_new_ticket
 
     return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
@@ -347,19 +354,6 @@ async def _sla(env: Env, cmd: Command) -> list[Reply]:
     fields.append(Field("paused", f"{clocks.minutes_text(paused_total)} of business time"))
     return [say(f"SLA for {ticket.key} ({ticket.priority}, {ctx.contract.name} contract, "
                 f"{ctx.calendar.timezone})", fields=tuple(fields), ticket_key=ticket.key)]
-
-
-@handler("kb")
-async def _kb(env: Env, cmd: Command) -> list[Reply]:
-    words = (cmd.get("text") or "").strip()
-    if not words:
-        return [say("Search the knowledge base: `/helpdesk kb <words>`")]
-    hits = list(await env.desk.suggest(words, 5))
-    if not hits:
-        return [say(f"No article matches '{words[:80]}'.")]
-    lines = [f"Articles for '{words[:80]}':"]
-    lines += [f"• {h.title}" + (f" <{h.url}>" if getattr(h, "url", None) else "") for h in hits]
-    return [say("\n".join(lines))]
 
 
 def _later(name: str) -> Handler:

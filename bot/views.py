@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import clocks
 from bot.types import Audience, Button, Field, Reply
 from storage.models import Person, Ticket
+
+MAX_SUGGESTIONS = 3
 
 TYPE_NAMES = {
     "incident": "Incident", "service_request": "Service request", "change_request": "Change request",
@@ -77,3 +81,20 @@ def triage_announcement(ticket: Ticket, customer_name: str, text: str) -> Reply:
         audience=Audience.TRIAGE, ticket_key=ticket.key, internal=True, kind="notice",
         dedupe=f"triage:{ticket.key}",
     )
+
+
+def suggestion_lines(suggestions: Sequence[Any]) -> list[str]:
+    if not suggestions:
+        return []
+    lines = ["These articles may help meanwhile:"]
+    lines += [f"• {s.title}" + (f" <{s.url}>" if getattr(s, "url", None) else "") for s in suggestions]
+    return lines
+
+
+def solved_buttons(key: str, suggestions: Sequence[Any]) -> tuple[Button, ...]:
+    """One "Solved it" button per suggestion: a contact's click is recorded for the article."""
+    return tuple(Button(f"Solved it: {_short(s.title)}", f"kb solved {key} {s.id}") for s in suggestions)
+
+
+def _short(title: str, limit: int = 28) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.core import Suggestion
 from chatdesk.server import DESK
+from kb.index import Suggestion
 from storage.models import AuditEvent, Message, OutboxMessage, ProcessedEvent, Ticket
 from tests.scenarios.slack_harness import SlackWorld, slack_world, with_event
 

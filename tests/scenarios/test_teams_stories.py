@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.core import Suggestion
 from chatdesk.server import DESK
+from kb.index import Suggestion
 from storage.models import AuditEvent, ConversationReference, Message, ProcessedEvent, Ticket
 from tests.scenarios.teams_harness import ACME, TENANT, TRIAGE, TeamsWorld
 
@@ -50,8 +51,11 @@ async def test_story_1_channel_post_becomes_a_ticket_with_thread_reply_and_triag
     assert (ticket.platform, ticket.tenant, ticket.channel, ticket.thread) == ("teams", TENANT, ACME, ROOT)
     [ack] = world.connector.posts(THREAD)
     assert ack.path == f"/v3/conversations/{THREAD}/activities"
-    assert "ACME-1" in ack.body["text"] and ack.body["conversation"]["id"] == THREAD
-    assert "VPN article 2 https://kb.example/2" in ack.body["text"] and "VPN article 3" not in ack.body["text"]
+    card_text = json.dumps(ack.card)
+    assert "ACME-1" in card_text and ack.body["conversation"]["id"] == THREAD
+    assert "VPN article 2 https://kb.example/2" in card_text and "VPN article 3" not in card_text
+    solved = actions(ack.card)
+    assert [b["data"]["command"] for b in solved.values()] == [f"kb solved ACME-1 kb-{n}" for n in range(3)]
 
     [triage] = [c for c in world.connector.created() if c.body["channelData"].get("channel", {}).get("id") == TRIAGE]
     assert triage.body["isGroup"] is True and triage.body["channelData"]["tenant"]["id"] == TENANT
