@@ -4,7 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= $(if $(CHATDESK_CONFIG),$(CHATDESK_CONFIG),examples/chatdesk.yaml)
-AS ?= customer:ACME
+# Who you are in the console (make run AS=lead:maija); AS is also make's assembler variable.
+ifeq ($(origin AS),default)
+AS := customer:ACME
+endif
 
 .PHONY: install run serve console test lint bench clean
 
