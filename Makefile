@@ -24,6 +24,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/chatdesk db migrate
 	$(BIN)/chatdesk config apply $(CONFIG)
+	$(BIN)/chatdesk kb import examples/kb
 	@if [ -n "$$SLACK_BOT_TOKEN$$MICROSOFT_APP_ID$$SLACK_APP_TOKEN" ]; then \
 		CHATDESK_CONFIG=$(CONFIG) $(BIN)/chatdesk serve; \
 	else \
