@@ -3,6 +3,11 @@
 Each event runs in one transaction: the processed-event row (so a retried
 delivery is recognised), the change, its audit events and the queued posts
 commit together. Refusals roll everything back and change nothing.
+
+Channel messages from an adapter that must acknowledge quickly come in through
+accept_message: with an inbox (storage/inbox.py) the message is stored and acknowledged,
+and the inbox worker runs the same handling later, in one transaction with marking
+the inbox row done.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -30,6 +36,7 @@ from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcom
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
+from storage.inbox import Inbox, process_next
 from storage.models import ChannelBinding, Contact, Customer, Message, Person, ProcessedEvent, Ticket
 
 log = logging.getLogger("chatdesk.core")
@@ -49,12 +56,62 @@ async def kb_suggest(text: str, limit: int) -> Sequence[Any]:
 
 class Helpdesk:
     def __init__(self, clock: Clock | None = None, suggest: Suggest | None = None,
-                 on_queued: Callable[[], None] | None = None) -> None:
+                 on_queued: Callable[[], None] | None = None, inbox: Inbox | None = None) -> None:
         self.clock = clock or SystemClock()
         self.suggest = suggest or kb_suggest
         self.on_queued = on_queued  # wakes the outbox worker
+        # With an inbox (a process that runs the inbox worker), accepted messages are processed
+        # in the background; without one, accept_message processes them at once.
+        self.inbox = inbox
+        # Called with each accepted message and its outcome once it is processed and committed
+        # (the Slack adapter fetches the files of a stored message).
+        self.after_message: list[Callable[[IncomingMessage, Outcome], None]] = []
 
     # -- inbound messages -------------------------------------------------------------------
+
+    async def accept_message(self, msg: IncomingMessage) -> Outcome:
+        """A channel message from an adapter that acknowledges as soon as this returns: stored in the
+        inbox (a retried delivery is a duplicate and stores nothing), or processed now without one."""
+        if msg.from_bot:
+            return Outcome()
+        if self.inbox is None:
+            outcome = await self.handle_message(msg)
+            self._after(msg, outcome)
+            return outcome
+        accepted = await self.inbox.accept(msg, self.clock.now())
+        return Outcome(duplicate=not accepted)
+
+    async def process_inbox(self) -> int:
+        """Process every inbox row due now (the inbox worker's sweep; tests call it to drain)."""
+        taken = 0
+        while await self.process_inbox_one():
+            taken += 1
+        return taken
+
+    async def process_inbox_one(self) -> bool:
+        """Process the first due inbox row; False when nothing is due."""
+        result = await process_next(self._accepted, self.clock.now())
+        if result is None:
+            return False
+        msg, outcome = result
+        if outcome is not None:
+            if outcome.queued and self.on_queued:
+                self.on_queued()
+            self._after(msg, outcome)
+        return True
+
+    async def _accepted(self, msg: IncomingMessage, accepted_at: datetime) -> Outcome:
+        """An inbox row's message, inside the worker's transaction; its times are the accept time."""
+        if not await self._first_delivery(msg.place.platform, msg.place.channel, msg.event_id):
+            return Outcome(duplicate=True)
+        return await self._message(msg, accepted_at)
+
+    def _after(self, msg: IncomingMessage, outcome: Outcome) -> None:
+        for follow_up in self.after_message:
+            try:
+                follow_up(msg, outcome)
+            except Exception:
+                log.exception("a follow-up of a stored message failed")
 
     async def handle_message(self, msg: IncomingMessage) -> Outcome:
         if msg.from_bot:
@@ -63,7 +120,7 @@ class Helpdesk:
             async with in_transaction():
                 if not await self._first_delivery(msg.place.platform, msg.place.channel, msg.event_id):
                     return Outcome(duplicate=True)
-                outcome = await self._message(msg)
+                outcome = await self._message(msg, self.clock.now())
         except IntegrityError:
             # A concurrent delivery of the same message won the race: it is stored once.
             return Outcome(duplicate=True)
@@ -71,8 +128,7 @@ class Helpdesk:
             self.on_queued()
         return outcome
 
-    async def _message(self, msg: IncomingMessage) -> Outcome:
-        now = self.clock.now()
+    async def _message(self, msg: IncomingMessage, now: datetime) -> Outcome:
         platform = msg.place.platform.value
         same_message = Message.filter(platform=platform, channel=msg.place.channel, platform_message_id=msg.message_id)
         if msg.edited or msg.deleted:

@@ -15,7 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
 from chatdesk import board
 from chatdesk.settings import Settings
-from storage import db, outbox
+from storage import db, inbox, outbox
 
 log = logging.getLogger("chatdesk.server")
 
@@ -30,20 +30,27 @@ ADAPTERS = ("adapters.slack.app", "adapters.teams.app")
 
 async def healthz(request: web.Request) -> web.Response:
     desk = request.app[DESK]
+    now = desk.clock.now()
     try:
-        lag = await outbox.lag_seconds(desk.clock.now())
+        lag = await outbox.lag_seconds(now)
+        inbox_lag = await inbox.lag_seconds(now)
     except Exception as exc:
         log.warning("health check: database unreachable: %s", type(exc).__name__)
-        return web.json_response({"status": "error", "database": False, "outbox_lag_seconds": None}, status=503)
+        return web.json_response({"status": "error", "database": False, "outbox_lag_seconds": None,
+                                  "inbox_lag_seconds": None}, status=503)
     senders: dict[str, Any] = request.app[SENDERS]
     return web.json_response({"status": "ok", "database": True, "outbox_lag_seconds": round(lag, 3),
-                              "adapters": sorted(senders)})
+                              "inbox_lag_seconds": round(inbox_lag, 3), "adapters": sorted(senders)})
 
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
               run_workers: bool = True) -> web.Application:
     wake = asyncio.Event()
-    desk = Helpdesk(clock=clock or SystemClock(), on_queued=wake.set)
+    inbox_wake = asyncio.Event()
+    # Messages go through the inbox when this process runs its worker; without workers (an
+    # embedded app, the test harnesses) they are processed in the request, as one transaction.
+    accepted = inbox.Inbox(wake=inbox_wake.set) if run_workers else None
+    desk = Helpdesk(clock=clock or SystemClock(), on_queued=wake.set, inbox=accepted)
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DESK] = desk
@@ -72,12 +79,16 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
         tasks = []
         if run_workers:
             tasks.append(asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)))
+            tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)))
             tasks.extend(_extra_workers(desk, senders, stop))
         try:
             yield
         finally:
+            if accepted is not None:
+                await accepted.flush()
             stop.set()
             wake.set()
+            inbox_wake.set()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)

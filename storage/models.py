@@ -248,6 +248,30 @@ class ProcessedEvent(Model):
         unique_together = (("platform", "event_id"),)
 
 
+class InboxEvent(Model):
+    """An inbound message accepted and acknowledged, waiting to be processed (storage/inbox.py).
+
+    `key` (channel|event_id) is unique, so a retried delivery is accepted once; the worker
+    processes a row and marks it done in one transaction, so a crash re-runs it and the
+    ProcessedEvent row keeps the processing exactly-once."""
+
+    id = fields.BigIntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    key = fields.CharField(max_length=255, unique=True)
+    channel = fields.CharField(max_length=255)
+    message_id = fields.CharField(max_length=255)  # a later reply in its thread waits for this row
+    payload = fields.TextField()  # a serialised bot.types.IncomingMessage (JSON)
+    status = fields.CharField(max_length=16, default="pending")  # pending | done | failed
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(index=True)
+    last_error = fields.TextField(null=True)
+    created_at = fields.DatetimeField()  # when it was accepted: the ticket's time
+
+    class Meta:
+        table = "inbox"
+        indexes = (("status", "next_attempt_at"), ("channel", "message_id"))
+
+
 class OutboxMessage(Model):
     """A post waiting to be delivered, written in the same transaction as the change."""
 

@@ -2,9 +2,10 @@
 
 Bolt checks every request's signature and timestamp (older than 5 minutes or a
 bad signature -> 401) before a listener runs. Listeners run before the response
-is sent (process_before_response): a message event is stored, with the posts it
-causes queued in the outbox, before Slack hears 200, so a crash can lose nothing
-and Slack's retry of an event finds its event_id already processed. Only what the
+is sent (process_before_response): a message event is stored in the inbox (or,
+without an inbox worker, processed with the posts it causes queued in the outbox)
+before Slack hears 200, so a crash can lose nothing and Slack's retry of an event
+finds its key already stored. Only what the
 caller alone sees (a slash command's answer, a button's confirmation) is sent
 directly; everything else goes through the outbox and SlackSender.
 """
@@ -32,7 +33,7 @@ from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import PayloadError
 from adapters.slack.sender import SlackSender
 from bot.core import Helpdesk
-from bot.types import Destination, Invocation, Outcome, Platform, Reply
+from bot.types import Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from chatdesk.settings import Settings
 
 log = logging.getLogger("chatdesk.slack")
@@ -106,6 +107,7 @@ class SlackAdapter:
         )
         self.sender = SlackSender(self.client)
         self.files = FileFetcher(settings.slack_bot_token, settings.slack_api_url)
+        desk.after_message.append(self.after_message)
         self._register()
 
     # -- HTTP --------------------------------------------------------------------------------
@@ -178,7 +180,12 @@ class SlackAdapter:
             return
         if msg is None or msg.from_bot:
             return
-        outcome = await self.desk.handle_message(msg)
+        await self.desk.accept_message(msg)
+
+    def after_message(self, msg: IncomingMessage, outcome: Outcome) -> None:
+        """A message is stored: fetch the files it brought (their rows are committed by now)."""
+        if msg.place.platform != Platform.SLACK:
+            return
         if outcome.ticket_key and not outcome.duplicate and msg.files and not (msg.edited or msg.deleted):
             self.files.fetch_later(msg.files)
 

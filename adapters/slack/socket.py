@@ -1,6 +1,6 @@
 """Slack over Socket Mode: the same listeners as POST /slack/events, over a websocket that
-chatdesk opens to Slack, so no public URL is needed. The outbox worker (and the SLA
-reminder worker, when present) run beside it, as they do under `chatdesk serve`."""
+chatdesk opens to Slack, so no public URL is needed. The inbox and outbox workers (and the
+SLA reminder worker, when present) run beside it, as they do under `chatdesk serve`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from adapters.slack.app import SlackAdapter
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
 from chatdesk.settings import Settings
-from storage import db, outbox
+from storage import db, inbox, outbox
 
 log = logging.getLogger("chatdesk.slack.socket")
 
@@ -43,13 +43,16 @@ async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clo
     from chatdesk.server import _extra_workers
 
     wake = asyncio.Event()
-    desk = Helpdesk(clock=clock or SystemClock(), on_queued=wake.set)
+    inbox_wake = asyncio.Event()
+    accepted = inbox.Inbox(wake=inbox_wake.set)
+    desk = Helpdesk(clock=clock or SystemClock(), on_queued=wake.set, inbox=accepted)
     if manage_db:
         await db.init(settings.database_url)
     adapter = SlackAdapter(settings, desk, socket_mode=True)
     await adapter.start()
     senders = {"slack": adapter.sender}
     workers = [asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)),
+               asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)),
                *_extra_workers(desk, senders, stop)]
     handler = AsyncSocketModeHandler(adapter.bolt, settings.slack_app_token)
     try:
@@ -57,10 +60,13 @@ async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clo
         log.info("connected to Slack over Socket Mode")
         await stop.wait()
     finally:
-        stop.set()
-        wake.set()
         with contextlib.suppress(Exception):
             await handler.close_async()
+        with contextlib.suppress(Exception):
+            await accepted.flush()
+        stop.set()
+        wake.set()
+        inbox_wake.set()
         for task in workers:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=10)

@@ -298,13 +298,14 @@ async def stored_threads(url: str) -> list[tuple[str, int]]:
 
 
 async def outbox_drain(port: int, timeout: float) -> float | None:
-    """Seconds until /healthz reports no outbox lag (the worker posted everything to the fake)."""
+    """Seconds until /healthz reports no inbox and no outbox lag (every accepted message processed,
+    and the worker posted everything to the fake)."""
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         while time.perf_counter() - started < timeout:
             async with session.get(f"http://{HOST}:{port}/healthz") as resp:
                 data = await resp.json()
-            if data.get("outbox_lag_seconds") == 0:
+            if data.get("outbox_lag_seconds") == 0 and not data.get("inbox_lag_seconds"):
                 return round(time.perf_counter() - started, 2)
             await asyncio.sleep(0.25)
     return None
@@ -338,6 +339,7 @@ async def bench_chatdesk(name: str, database_url: str, api_url: str, n: int, wor
             adapter_only.append(await load(port, [r for r in single if "X-Slack-Retry-Num" not in r.headers],
                                            f"chatdesk ({name}), 1 conn", concurrency=1))
             expected |= single_expected
+            await outbox_drain(port, timeout=120)
     threads = await stored_threads(database_url)
     tickets_per_thread: dict[str, int] = {}
     for thread, _ in threads:

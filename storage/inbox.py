@@ -1,0 +1,241 @@
+"""The durable inbox: an inbound message is a row first, a ticket second.
+
+Accepting a message is one insert, so the adapter can acknowledge the platform at
+once; the work a message causes (a ticket, its audit, its queued posts) runs in a
+worker. Accepts that arrive within a few milliseconds share one transaction (group
+commit). The key (channel|event_id) is unique: a retried delivery finds its row and
+stores nothing.
+
+The worker takes due rows in id order (SKIP LOCKED on PostgreSQL, so several workers
+never take the same row), handles one and marks it done in the same transaction: a
+crash before the commit leaves the row pending and it runs again, and the
+ProcessedEvent row written by that handling keeps it exactly-once. A reply whose
+thread root (or an edit whose message) is still pending waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.types import Actor, FileRef, IncomingMessage, Outcome, Place, Platform
+from storage.models import InboxEvent
+
+log = logging.getLogger("chatdesk.inbox")
+
+MAX_ATTEMPTS = 8
+WAIT_FOR_ROOT = timedelta(milliseconds=200)  # a reply whose root is still pending looks again after this
+BUSY_RATE = 150.0  # accepts per second above which acknowledging comes first (more than the worker can process)
+RATE_WINDOW = 0.1  # seconds
+INGEST_SHARE = 3.0  # while busy, the worker rests this many times as long as a row took
+
+
+def serialise(msg: IncomingMessage) -> str:
+    data = asdict(msg)
+    data["sent_at"] = msg.sent_at.isoformat() if msg.sent_at else None
+    return json.dumps(data, separators=(",", ":"))
+
+
+def deserialise(text: str) -> IncomingMessage:
+    data = json.loads(text)
+    actor = data["actor"]
+    place = data["place"]
+    return IncomingMessage(
+        event_id=data["event_id"],
+        actor=Actor(**{**actor, "platform": Platform(actor["platform"])}),
+        place=Place(**{**place, "platform": Platform(place["platform"])}),
+        message_id=data["message_id"],
+        text=data["text"],
+        files=tuple(FileRef(**f) for f in data.get("files", ())),
+        sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
+        edited=bool(data.get("edited")),
+        deleted=bool(data.get("deleted")),
+        from_bot=bool(data.get("from_bot")),
+    )
+
+
+def inbox_key(msg: IncomingMessage) -> str:
+    """The same key the ProcessedEvent row gets; a message without an event id is never a duplicate."""
+    event_id = msg.event_id or f"~{uuid.uuid4().hex}"
+    return f"{msg.place.channel}|{event_id}"[-255:]
+
+
+class Inbox:
+    """Accepts messages into the inbox table, several accepts to a transaction."""
+
+    def __init__(self, wake: Callable[[], None] | None = None, max_batch: int = 500) -> None:
+        self.wake = wake  # wakes the inbox worker
+        self.max_batch = max_batch
+        self._waiting = 0  # accepts not yet written
+        self._rate_window = (0.0, 0, 0)  # (start of the current 0.1 s window, accepts in it, in the one before)
+        self._batch: list[tuple[InboxEvent, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def accept(self, msg: IncomingMessage, now: datetime) -> bool:
+        """Store the message for processing; False when its key is already in the inbox (a retry)."""
+        row = InboxEvent(platform=msg.place.platform.value, key=inbox_key(msg), channel=msg.place.channel,
+                         message_id=msg.message_id, payload=serialise(msg), status="pending", attempts=0,
+                         next_attempt_at=now, created_at=now)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._batch.append((row, future))
+        self._count_accept()
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_batches())
+        self._waiting += 1
+        try:
+            return await asyncio.shield(future)  # a caller that goes away does not cancel the others' write
+        finally:
+            self._waiting -= 1
+
+    def _count_accept(self) -> None:
+        start, count, before = self._rate_window
+        now = time.monotonic()
+        if now - start >= RATE_WINDOW:
+            start, count, before = now, 0, (count if now - start < 2 * RATE_WINDOW else 0)
+        self._rate_window = (start, count + 1, before)
+
+    def busy(self) -> bool:
+        """Are messages waiting to be acknowledged, or arriving faster than the worker could process
+        them (a burst)?"""
+        if self._waiting:
+            return True
+        start, count, before = self._rate_window
+        elapsed = time.monotonic() - start
+        if elapsed >= 2 * RATE_WINDOW:
+            return False
+        if elapsed >= RATE_WINDOW:
+            return count / RATE_WINDOW > BUSY_RATE
+        return (count + before) / (RATE_WINDOW + elapsed) > BUSY_RATE
+
+    async def flush(self) -> None:
+        """Wait until every accept made so far is written (shutdown, tests)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _write_batches(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the accepts that are ready now join this batch
+            while self._batch:
+                batch, self._batch = self._batch[: self.max_batch], self._batch[self.max_batch :]
+                try:
+                    fresh = await _insert(batch)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), new in zip(batch, fresh, strict=True):
+                    if not future.done():
+                        future.set_result(new)
+                if any(fresh) and self.wake:
+                    self.wake()
+        finally:
+            self._writer = None
+
+
+async def _insert(batch: list[tuple[InboxEvent, asyncio.Future[bool]]]) -> list[bool]:
+    """One transaction for the whole batch; which rows were new (a retry in the same batch is not)."""
+    keys = [row.key for row, _ in batch]
+    async with in_transaction() as conn:
+        stored = await InboxEvent.filter(key__in=list(set(keys))).using_db(conn).values_list("key", flat=True)
+        existing = {str(key) for key in stored}
+        fresh: list[bool] = []
+        rows = []
+        for row, _ in batch:
+            new = row.key not in existing
+            existing.add(row.key)
+            fresh.append(new)
+            if new:
+                rows.append(row)
+        if rows:
+            # ignore_conflicts: another process may have stored the same key since the read above.
+            await InboxEvent.bulk_create(rows, ignore_conflicts=True, using_db=conn)
+    return fresh
+
+
+Handle = Callable[[IncomingMessage, datetime], Awaitable[Outcome]]
+
+
+async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, Outcome | None] | None:
+    """Take the first due row, handle it and mark it done, all in one transaction.
+
+    Returns None when nothing is due; else the message and its outcome (None when the row was
+    put back: its thread root is still pending, or handling failed and it is retried later)."""
+    async with in_transaction() as conn:
+        query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id").limit(1)
+        if conn.capabilities.dialect == "postgres":
+            query = query.select_for_update(skip_locked=True)
+        rows = await query.using_db(conn)
+        if not rows:
+            return None
+        row = rows[0]
+        msg = deserialise(row.payload)
+        if await _waits_for_earlier(row, msg):
+            row.next_attempt_at = now + WAIT_FOR_ROOT
+            await row.save(using_db=conn, update_fields=["next_attempt_at"])
+            return msg, None
+        outcome: Outcome | None
+        try:
+            async with in_transaction():  # a savepoint: a failure undoes the handling, not the row's update
+                outcome = await handle(msg, row.created_at)
+        except IntegrityError:
+            outcome = Outcome(duplicate=True)  # a concurrent delivery of the same event stored it
+        except Exception as exc:
+            log.exception("inbox %s: handling failed", row.id)
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            row.next_attempt_at = now + timedelta(seconds=min(600.0, 2.0 ** (row.attempts - 1)))
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                log.error("inbox %s failed for good after %s attempts", row.id, row.attempts)
+            await row.save(using_db=conn, update_fields=["attempts", "last_error", "next_attempt_at", "status"])
+            return msg, None
+        row.status = "done"
+        await row.save(using_db=conn, update_fields=["status"])
+    return msg, outcome
+
+
+async def _waits_for_earlier(row: InboxEvent, msg: IncomingMessage) -> bool:
+    """A reply waits for its thread's root, an edit or deletion for its message, while still pending."""
+    ids = {msg.message_id}
+    if msg.place.thread:
+        ids.add(msg.place.thread)
+    return await InboxEvent.filter(status="pending", channel=row.channel, message_id__in=list(ids),
+                                   id__lt=row.id).exists()
+
+
+async def lag_seconds(now: datetime) -> float:
+    """Age of the oldest message accepted and not yet processed: the health check's inbox lag."""
+    oldest = await InboxEvent.filter(status="pending").order_by("id").first()
+    return max(0.0, (now - oldest.created_at).total_seconds()) if oldest else 0.0
+
+
+async def run_worker(process_one: Callable[[], Awaitable[bool]], stop: asyncio.Event, wake: asyncio.Event,
+                     inbox: Inbox | None = None, interval: float = 0.5) -> None:
+    """Process due rows until `stop` is set. While messages arrive faster than they can be processed
+    (a burst), acknowledging them comes first: the worker rests a few times as long as each row
+    took, so the burst is taken in at full speed and worked off right after it."""
+    while not stop.is_set():
+        wake.clear()
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                if not await process_one():
+                    break
+                if inbox is not None and inbox.busy():
+                    await asyncio.sleep((time.monotonic() - started) * INGEST_SHARE)
+                    await inbox.flush()  # the accepts that came in meanwhile are written before the next row
+        except Exception:
+            log.exception("inbox sweep failed; retrying")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout=interval)
