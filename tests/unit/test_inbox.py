@@ -241,3 +241,21 @@ async def test_upgrade_from_0001_on_postgres() -> None:
         await _pg_drop(name)
 
 
+
+
+async def test_healthz_reports_the_inbox_lag(database: str, clock: FakeClock) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from chatdesk.server import build_app
+    from chatdesk.settings import Settings
+
+    app = build_app(Settings(database_url=database, config_path=ORG_YAML), clock, manage_db=False,
+                    run_workers=False)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        async with client.get("/healthz") as resp:
+            assert (await resp.json())["inbox_lag_seconds"] == 0
+        await desk_with_inbox(clock).accept_message(message(1))
+        clock.advance(seconds=4)
+        async with client.get("/healthz") as resp:
+            data = await resp.json()
+        assert data["inbox_lag_seconds"] == 4.0 and data["outbox_lag_seconds"] == 0
