@@ -3,8 +3,8 @@
 Accepting a message is one insert, so the adapter can acknowledge the platform at
 once; the work a message causes (a ticket, its audit, its queued posts) runs in a
 worker. Accepts that arrive within a few milliseconds share one transaction (group
-commit). The key (channel|event_id) is unique: a retried delivery finds its row and
-stores nothing.
+commit, here one INSERT ... ON CONFLICT DO NOTHING). The key (channel|event_id) is
+unique: a retried delivery finds its row and stores nothing.
 
 The worker takes due rows in id order (SKIP LOCKED on PostgreSQL, so several workers
 never take the same row), handles one and marks it done in the same transaction: a
@@ -24,7 +24,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -78,14 +80,14 @@ class Inbox:
         self.max_batch = max_batch
         self._waiting = 0  # accepts not yet written
         self._rate_window = (0.0, 0, 0)  # (start of the current 0.1 s window, accepts in it, in the one before)
-        self._batch: list[tuple[InboxEvent, asyncio.Future[bool]]] = []
+        self._batch: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def accept(self, msg: IncomingMessage, now: datetime) -> bool:
         """Store the message for processing; False when its key is already in the inbox (a retry)."""
-        row = InboxEvent(platform=msg.place.platform.value, key=inbox_key(msg), channel=msg.place.channel,
-                         message_id=msg.message_id, payload=serialise(msg), status="pending", attempts=0,
-                         next_attempt_at=now, created_at=now)
+        row = {"platform": msg.place.platform.value, "key": inbox_key(msg), "channel": msg.place.channel,
+               "message_id": msg.message_id, "payload": serialise(msg), "status": "pending", "attempts": 0,
+               "next_attempt_at": now, "created_at": now}
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._batch.append((row, future))
         self._count_accept()
@@ -143,24 +145,34 @@ class Inbox:
             self._writer = None
 
 
-async def _insert(batch: list[tuple[InboxEvent, asyncio.Future[bool]]]) -> list[bool]:
-    """One transaction for the whole batch; which rows were new (a retry in the same batch is not)."""
-    keys = [row.key for row, _ in batch]
-    async with in_transaction() as conn:
-        stored = await InboxEvent.filter(key__in=list(set(keys))).using_db(conn).values_list("key", flat=True)
-        existing = {str(key) for key in stored}
-        fresh: list[bool] = []
-        rows = []
-        for row, _ in batch:
-            new = row.key not in existing
-            existing.add(row.key)
-            fresh.append(new)
-            if new:
-                rows.append(row)
-        if rows:
-            # ignore_conflicts: another process may have stored the same key since the read above.
-            await InboxEvent.bulk_create(rows, ignore_conflicts=True, using_db=conn)
+async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> list[bool]:
+    """One statement for the whole batch; which rows were new (a key stored before, or earlier in
+    the same batch, is not)."""
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    fields_map = InboxEvent._meta.fields_map
+    rows = {row["key"]: row for row, _ in reversed(batch)}  # the first of each key
+    values: list[Any] = []
+    groups = []
+    for row in rows.values():
+        marks = []
+        for column in INSERT_COLUMNS:
+            values.append(fields_map[column].to_db_value(row[column], InboxEvent))
+            marks.append(f"${len(values)}" if postgres else "?")
+        groups.append(f"({','.join(marks)})")
+    columns = ",".join(f'"{c}"' for c in INSERT_COLUMNS)
+    sql = (f'INSERT INTO "inbox" ({columns}) VALUES {",".join(groups)} '
+           'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
+    inserted = {str(r["key"]) for r in await conn.execute_query_dict(sql, values)}
+    fresh: list[bool] = []
+    for row, _ in batch:
+        fresh.append(row["key"] in inserted)
+        inserted.discard(row["key"])  # a second accept of the same key in this batch is a retry
     return fresh
+
+
+INSERT_COLUMNS = ("platform", "key", "channel", "message_id", "payload", "status", "attempts", "next_attempt_at",
+                  "created_at")
 
 
 Handle = Callable[[IncomingMessage, datetime], Awaitable[Outcome]]
