@@ -9,7 +9,7 @@ ifeq ($(origin AS),default)
 AS := customer:ACME
 endif
 
-.PHONY: install run serve console test lint bench clean
+.PHONY: install run serve console test faults lint bench clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,11 @@ lint: install
 # on loopback, runs lint and the whole suite against SQLite and PostgreSQL.
 test: install
 	bash scripts/test.sh
+
+# The fault tests in full: 2,000 Slack events against `chatdesk serve --workers 4` while workers
+# are killed, the Web API answers 429/5xx and a table is locked (make test runs a short form).
+faults: install
+	bash scripts/faults.sh
 
 bench: install
 	bash scripts/bench.sh

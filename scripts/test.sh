@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lint, type-check and run the whole suite against SQLite and a throwaway PostgreSQL on loopback.
+# Lint, type-check and run the whole suite against SQLite and a throwaway PostgreSQL on loopback,
+# then the short form of the fault tests (tests/faults; `make faults` runs them in full).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -21,3 +22,7 @@ echo "== ruff"; $BIN/ruff check .
 echo "== mypy"; $BIN/mypy bot kb storage adapters chatdesk
 echo "== pytest (SQLite and PostgreSQL at ${TEST_POSTGRES_URL%%@*}@...)"
 $BIN/pytest -q -p no:cacheprovider "$@"
+if [ $# -eq 0 ]; then
+  echo "== fault tests, short form (make faults runs the full load)"
+  $BIN/pytest -q -p no:cacheprovider -s tests/faults -m "not full"
+fi

@@ -3,6 +3,17 @@
 A handler's replies are written in the same transaction as the change they report,
 so a crash never loses one; a worker delivers due rows through a per-platform
 sender, retrying 429/5xx with backoff and honouring Retry-After.
+
+Claiming a row counts an attempt and leases the row. A row claimed before may
+already be in the chat: its worker died after posting and before marking it sent,
+or the platform posted it and the answer was lost. Before such a row is posted
+again, a sender that can read the chat back (`find_posted`) is asked whether the
+earlier attempt got through; if it did, the row is marked sent with that message.
+Every post carries a key for that check: its dedupe key, or `outbox:<row id>`.
+A worker calls the platform for a row only while it holds the lease: rows not begun
+by half the lease are handed back, and a call that would outlast three quarters of
+it is abandoned (and read back on the next attempt), so two workers never post one
+row at the same time.
 """
 
 from __future__ import annotations
@@ -11,11 +22,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.types import Destination, Reply
@@ -26,6 +40,7 @@ log = logging.getLogger("chatdesk.outbox")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 MAX_ATTEMPTS = 12
 BATCH = 50
+T = TypeVar("T")
 
 
 class DeliveryError(Exception):
@@ -40,6 +55,14 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     async def send(self, destination: Destination, reply: Reply) -> str | None:
         """Post and return the platform's message id (or None); raise DeliveryError on failure."""
+
+
+class HistorySender(Sender, Protocol):
+    """A sender that can tell whether an earlier attempt already posted a reply."""
+
+    async def find_posted(self, destination: Destination, reply: Reply, since: datetime) -> str | None:
+        """The message id of a post tagged with `reply.dedupe` made since about `since`, or None;
+        raise DeliveryError when the chat cannot be read now (the row is retried later)."""
 
 
 async def enqueue(destination: Destination, reply: Reply, now: datetime) -> OutboxMessage | None:
@@ -63,6 +86,8 @@ def backoff(attempts: int) -> float:
 
 
 async def _claim(platforms: list[str], now: datetime, limit: int) -> list[OutboxMessage]:
+    """Lease due rows to this worker; each claim counts as an attempt, so a row whose worker
+    died mid-delivery comes back with attempts > 0 and is checked before it is posted again."""
     async with in_transaction() as conn:
         query = (OutboxMessage.filter(status="pending", platform__in=platforms, next_attempt_at__lte=now)
                  .order_by("id").limit(limit))
@@ -71,29 +96,63 @@ async def _claim(platforms: list[str], now: datetime, limit: int) -> list[Outbox
         rows = await query.using_db(conn)
         if rows:
             await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
-                next_attempt_at=now + LEASE
+                next_attempt_at=now + LEASE, attempts=F("attempts") + 1
             )
     return rows
+
+
+async def _release(rows: list[OutboxMessage], now: datetime) -> None:
+    """Hand back claimed rows that were not tried, before their lease runs out."""
+    await OutboxMessage.filter(id__in=[r.id for r in rows], status="pending").update(
+        next_attempt_at=now, attempts=F("attempts") - 1
+    )
 
 
 async def deliver_due(senders: Mapping[str, Sender], now: datetime, limit: int = BATCH) -> int:
     """Deliver what is due now; returns how many posts went out."""
     if not senders:
         return 0
+    lease_ends = time.monotonic() + LEASE.total_seconds()  # counted from before the claim, as the lease is
     rows = await _claim(list(senders), now, limit)
     sent = 0
-    for row in rows:
-        if await _deliver(row, senders[row.platform], now):
+    for i, row in enumerate(rows):
+        if lease_ends - time.monotonic() < LEASE.total_seconds() / 2:
+            # A slow platform: the rest would be posted after their lease ran out, when another
+            # worker may have claimed them too. Give them back; they are due again at once.
+            log.warning("outbox: delivering a batch took over half the lease; %s rows handed back", len(rows) - i)
+            await _release(rows[i:], now)
+            break
+        if await _deliver(row, senders[row.platform], now, lease_ends):
             sent += 1
     return sent
 
 
-async def _deliver(row: OutboxMessage, sender: Sender, now: datetime) -> bool:
+async def _within_lease(call: Callable[[], Awaitable[T]], lease_ends: float) -> T:
+    """Make a platform call only while this worker holds the row. Once the lease runs out another
+    worker may take the row, so a call that would end after three quarters of it is abandoned
+    (a DeliveryError: the next attempt reads back whether it got through)."""
+    left = lease_ends - time.monotonic() - LEASE.total_seconds() / 4
+    if left <= 0:
+        raise DeliveryError("the outbox lease ran out before the call was made")
+    try:
+        return await asyncio.wait_for(call(), timeout=left)
+    except TimeoutError:
+        raise DeliveryError(f"no answer within the outbox lease ({left:.1f} s); it may have been posted") from None
+
+
+async def _deliver(row: OutboxMessage, sender: Sender, now: datetime, lease_ends: float) -> bool:
     destination = Destination.from_json(row.destination)
     reply = Reply.from_json(row.payload)
-    row.attempts += 1
+    if not reply.dedupe:
+        reply = replace(reply, dedupe=f"outbox:{row.id}")  # the key an earlier attempt's post is found by
+    claimed_before = row.attempts > 0
+    row.attempts += 1  # as _claim counted it in the database
     try:
-        message_id = await sender.send(destination, reply)
+        message_id = None
+        if claimed_before:
+            message_id = await _within_lease(lambda: _posted_before(row, sender, destination, reply), lease_ends)
+        if message_id is None:
+            message_id = await _within_lease(lambda: sender.send(destination, reply), lease_ends)
     except DeliveryError as exc:
         row.last_error = str(exc)[:2000]
         if exc.permanent or row.attempts >= MAX_ATTEMPTS:
@@ -120,6 +179,18 @@ async def _deliver(row: OutboxMessage, sender: Sender, now: datetime) -> bool:
         # A ticket opened by command gets its thread when the bot's first post lands.
         await Ticket.filter(key=reply.ticket_key, thread__isnull=True).update(thread=message_id)
     return True
+
+
+async def _posted_before(row: OutboxMessage, sender: Sender, destination: Destination, reply: Reply) -> str | None:
+    """The message an earlier attempt of this row already posted, if the sender can find one."""
+    find = getattr(sender, "find_posted", None)
+    if find is None:
+        return None
+    message_id: str | None = await find(destination, reply, row.created_at)
+    if message_id is not None:
+        log.info("outbox %s: an earlier attempt already posted it (%s); not posting again", row.id, message_id,
+                 extra={"outbox_id": row.id, "ticket": row.ticket_key})
+    return message_id
 
 
 async def lag_seconds(now: datetime) -> float:
