@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from bot.config import ConfigError, load_config
-from chatdesk import logs
+from chatdesk import kb_cmd, logs, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
 from chatdesk.settings import Settings, SettingsError
 from storage import db
 
@@ -204,14 +203,8 @@ def _serve_workers(workers: int, port: int) -> int:
     return max(codes, default=0)
 
 
-for _name in ("sla_cmd", "kb_cmd", "slack_cmd", "teams_cmd", "reminders_cmd", "report_cmd"):
-    try:
-        _module: Any = importlib.import_module(f"chatdesk.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"chatdesk.{_name}":
-            raise
-        continue
-    _module.register(app)
+for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_cmd):
+    _commands.register(app)
 
 
 def main() -> None:
