@@ -52,8 +52,14 @@ class RedactSecrets(logging.Filter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    return [v for v in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-                        settings.microsoft_app_password) if v]
+    """Tokens and passwords from the environment, and the board tokens (they travel in URLs)."""
+    found = [v for v in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+                         settings.microsoft_app_password) if v]
+    try:
+        org = settings.org_config()
+    except ValueError:
+        org = None
+    return found + (list(org.board.tokens) if org else [])
 
 
 def configure(settings: Settings, level: int = logging.INFO, stream: Any = None) -> logging.Handler:

@@ -28,3 +28,16 @@ def test_json_lines_with_context_and_no_secrets() -> None:
     for secret in ("xoxb-very-secret-token", "signing-secret-123", "teams-password-456"):
         assert secret not in text
     assert lines[1]["msg"] == "posting with token *** and ***"
+
+
+def test_board_tokens_from_the_config_are_masked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import ORG_YAML
+
+    settings = Settings(config_path=ORG_YAML)
+    stream = io.StringIO()
+    handler = configure(settings, stream=stream)
+    try:
+        logging.getLogger("aiohttp.access").info('"GET /board?token=test-board-token-0123456789 HTTP/1.1" 200')
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "test-board-token-0123456789" not in stream.getvalue() and "token=***" in stream.getvalue()
