@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.scenarios.slack_harness import BOT_ID, BOT_TOKEN, BOT_USER, ApiCall, FakeSlackApi
+from tests.scenarios.slack_harness import BOT_ID, BOT_USER, FakeSlackApi
 
 
 def ts_value(ts: str) -> Decimal:
@@ -91,32 +88,7 @@ class SlackWithHistory(FakeSlackApi):
 
     # -- the API -------------------------------------------------------------------------------
 
-    async def _api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        raw = await request.text()
-        if request.content_type == "application/json":
-            body: dict[str, Any] = json.loads(raw or "{}")
-        else:
-            body = dict(parse_qsl(raw, keep_blank_values=True))
-        body.update(request.query)
-        for key in ("blocks", "metadata", "view"):
-            if isinstance(body.get(key), str):
-                with suppress(ValueError):
-                    body[key] = json.loads(body[key])
-        call = ApiCall(method, body, request.headers.get("Authorization"))
-        self.calls.append(call)
-        queue = self.failures.get(method)
-        if queue:
-            failure = queue[0]
-            failure.times -= 1
-            if failure.times <= 0:
-                queue.pop(0)
-            headers = {"Retry-After": str(int(failure.retry_after))} if failure.retry_after is not None else {}
-            return web.json_response({"ok": False, "error": failure.error}, status=failure.status, headers=headers)
-        if call.authorization != f"Bearer {BOT_TOKEN}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        call.ok = True
-        answer = self._answer(method, body)
+    async def _respond(self, request: web.Request, method: str, answer: dict[str, Any]) -> web.Response:
         if method == "chat.postMessage" and answer.get("ok"):
             return await self._after_post(request, answer)
         return web.json_response(answer)

@@ -162,6 +162,7 @@ class FakeSlackApi:
             body = json.loads(raw or "{}")
         else:
             body = dict(parse_qsl(raw, keep_blank_values=True))
+        body.update(request.query)
         for key in ("blocks", "metadata", "view"):
             if isinstance(body.get(key), str):
                 with suppress(ValueError):
@@ -179,7 +180,11 @@ class FakeSlackApi:
         if call.authorization != f"Bearer {BOT_TOKEN}" and method != "apps.connections.open":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         call.ok = True
-        return web.json_response(self._answer(method, body))
+        return await self._respond(request, method, self._answer(method, body))
+
+    async def _respond(self, request: web.Request, method: str, answer: dict[str, Any]) -> web.Response:
+        """Send the answer; a subclass may hold, lose or drop it to play network faults."""
+        return web.json_response(answer)
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
