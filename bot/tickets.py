@@ -169,22 +169,22 @@ async def on_agent_public_reply(ticket: Ticket, who: Who, now: datetime) -> None
         due = ticket.next_response_due
         clocks.record(state, "next_response", met=due is None or now <= due)
     if ticket.status in ("new", "open") and not needs_approval(ticket):
-        await change_status(ticket, who, "in_progress", now, reason="agent replied")
-    await refresh_sla(ticket, now)
+        await change_status(ticket, who, "in_progress", now, reason="agent replied")  # refreshes the SLA
+    else:
+        await refresh_sla(ticket, now)
 
 
 async def on_customer_message(ticket: Ticket, who: Who, now: datetime) -> list[str]:
     """A contact wrote in the thread: resume a ticket waiting on them, start next_response."""
-    events = []
-    if ticket.status == "waiting_on_customer":
-        await change_status(ticket, who, "in_progress", now, reason="customer replied")
-        events.append("resumed")
     state = ticket.sla_state
     if ticket.first_response_at is not None and not state.get("next_response_start") \
             and ticket.status not in DONE_STATUSES:
         state["next_response_start"] = now.isoformat()
+    if ticket.status == "waiting_on_customer":
+        await change_status(ticket, who, "in_progress", now, reason="customer replied")  # refreshes the SLA
+        return ["resumed"]
     await refresh_sla(ticket, now)
-    return events
+    return []
 
 
 def needs_approval(ticket: Ticket) -> bool:
