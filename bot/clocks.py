@@ -161,10 +161,6 @@ def next_notice_at(views: Sequence[ClockView], sent: Collection[NoticeKey]) -> d
     return pending[0].at if pending else None
 
 
-def deadlines(state: dict[str, Any], cal: Calendar, target: Target, now: datetime) -> dict[str, datetime | None]:
-    return {v.metric: v.due for v in view(state, cal, target, 0.5, now)}
-
-
 def record(state: dict[str, Any], metric: str, met: bool) -> None:
     results = state.setdefault("results", {})
     if metric == "next_response":

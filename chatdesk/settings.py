@@ -31,10 +31,6 @@ class Settings:
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 
-    @property
-    def teams_enabled(self) -> bool:
-        """Teams is served whenever an app id is set, and in emulator mode (empty id) too."""
-        return True
 
     def org_config(self) -> OrgConfig | None:
         return load_config(self.config_path) if self.config_path else None
