@@ -31,7 +31,6 @@ class Settings:
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 
-
     def org_config(self) -> OrgConfig | None:
         return load_config(self.config_path) if self.config_path else None
 
