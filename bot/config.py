@@ -13,7 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.sla import Calendar, CalendarError
+from bot.config_problems import calendar_problems
+from bot.sla import Calendar
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 METRICS = ("first_response", "next_response", "resolution")
@@ -166,10 +167,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def _cross_check(cfg: OrgConfig) -> list[str]:
     problems: list[str] = []
     for name, raw in cfg.calendars.items():
-        try:
-            Calendar.from_config(raw, f"calendars.{name}")
-        except CalendarError as exc:
-            problems.append(str(exc))
+        problems += calendar_problems(raw, f"calendars.{name}")
     for name, contract in cfg.contracts.items():
         if contract.calendar not in cfg.calendars:
             problems.append(f"contracts.{name}.calendar: unknown calendar {contract.calendar!r}")
@@ -224,11 +222,26 @@ def parse_config(data: object) -> OrgConfig:
             elif msg.startswith("Value error, "):
                 msg = msg[len("Value error, ") :]
             problems.append(f"{_loc(tuple(err['loc']))}: {msg}")
+        calendars = data.get("calendars")
+        if isinstance(calendars, dict):
+            for name, cal in calendars.items():
+                problems += calendar_problems(cal, f"calendars.{name}")
         raise ConfigError(problems) from None
     problems = _cross_check(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def require_people_and_customers(cfg: OrgConfig) -> None:
+    """An apply that would leave nobody able to work is refused: the file is probably empty or cut short."""
+    problems = []
+    if not cfg.customers:
+        problems.append("customers: the file lists no customers (an empty or truncated file?)")
+    if not cfg.people:
+        problems.append("people: the file lists no people (an empty or truncated file?)")
+    if problems:
+        raise ConfigError(problems)
 
 
 def load_config(path: str | Path) -> OrgConfig:

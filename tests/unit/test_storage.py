@@ -44,7 +44,7 @@ async def test_apply_updates_and_deactivates(any_database: str) -> None:
     raw["people"] = [p for p in raw["people"] if p["id"] != "sanna"]
     raw["support_teams"]["support"]["members"] = ["olli"]
     raw["customers"][0]["name"] = "Acme Corporation"
-    report = await apply_config(parse_config(raw))
+    report = await apply_config(parse_config(raw), prune=True)
     assert "person sanna (deactivated)" in report.removed
     assert any(u.startswith("customer ACME") for u in report.updated)
     assert (await Customer.get(key="ACME")).name == "Acme Corporation"
