@@ -77,26 +77,36 @@ def db_migrate() -> None:
 
 
 @config_app.command("apply")
-def config_apply(file: Annotated[Path, typer.Argument(help="The org config YAML.")]) -> None:
+def config_apply(
+    file: Annotated[Path, typer.Argument(help="The org config YAML.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the changes and write nothing.")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Also remove what the file no longer lists.")] = False,
+) -> None:
     """Validate FILE and write it to the database; nothing is written if any part is invalid."""
+    from bot.config import require_people_and_customers
     from storage.config_apply import apply_config
 
     try:
         cfg = load_config(file)
+        require_people_and_customers(cfg)
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"[red]error:[/red] {problem}", highlight=False, soft_wrap=True)
+        err.print(f"{file}: {len(exc.problems)} problem(s), nothing written.", highlight=False)
         raise typer.Exit(1) from None
     s = settings()
-    report = run(lambda: _with_db(s.database_url, lambda: apply_config(cfg)))
+    report = run(lambda: _with_db(s.database_url, lambda: apply_config(cfg, prune=prune, dry_run=dry_run)))
+    for item in report.kept:
+        out.print(f"  kept {item} (not in the file; --prune removes it)", highlight=False)
+    verb = "would apply" if dry_run else "applied"
     if not report.changed:
-        out.print(f"{file}: no changes.")
+        out.print(f"{file}: no changes{' (dry run)' if dry_run else ''}.", highlight=False)
         return
     for label, items in (("created", report.created), ("updated", report.updated), ("removed", report.removed)):
         for item in items:
-            out.print(f"  {label} {item}", highlight=False)
-    out.print(f"{file}: applied ({len(report.created)} created, {len(report.updated)} updated, "
-              f"{len(report.removed)} removed).")
+            out.print(f"  {'would be ' if dry_run else ''}{label} {item}", highlight=False)
+    out.print(f"{file}: {verb} ({len(report.created)} created, {len(report.updated)} updated, "
+              f"{len(report.removed)} removed){'; nothing written' if dry_run else ''}.", highlight=False)
 
 
 @tickets_app.command("list")
@@ -207,8 +217,23 @@ for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_c
     _commands.register(app)
 
 
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")]
+             = False) -> None:
+    """chatdesk: a helpdesk in shared Slack channels and Microsoft Teams."""
+
+
 def main() -> None:
-    app()
+    from chatdesk.errors import report, take_debug_flag
+
+    debug = take_debug_flag(sys.argv)
+    if debug:
+        app()
+        return
+    try:
+        app(standalone_mode=True)
+    except Exception as exc:  # the last resort: one line and exit 1, the traceback only with --debug
+        raise SystemExit(report(exc)) from None
 
 
 if __name__ == "__main__":
