@@ -43,7 +43,8 @@ from kb.importer import ParsedArticle, collect, read_articles  # noqa: E402
 from kb.index import DEFAULT_TUNING, Document, KbIndex  # noqa: E402
 from storage import db  # noqa: E402
 
-DEFAULT_KBEVAL = ROOT.parent / "shared" / "kbeval"
+# The public FAQ sets sit beside the project (../shared/kbeval); KBEVAL=DIR points elsewhere.
+DEFAULT_KBEVAL = Path(os.environ.get("KBEVAL") or ROOT.parent / "shared" / "kbeval")
 SETS = ("stackfaq", "covidfaq")
 TARGET_OOS = 0.10
 LIMIT = 5
@@ -288,8 +289,10 @@ def main() -> int:
     args = parser.parse_args()
     kbeval: Path = args.kbeval
     if not (kbeval / "oos.txt").is_file():
-        print(f"bench_kb: kbeval data not found in {kbeval} (use --kbeval DIR)", file=sys.stderr)
-        return 1
+        # The FAQ sets are not part of the repository: without them the other benchmarks still run.
+        print(f"bench_kb: skipped, kbeval data not found in {kbeval} (KBEVAL=DIR make bench, or --kbeval DIR)",
+              file=sys.stderr)
+        return 0
     oos = [" ".join(q.split()) for q in lines(kbeval / "oos.txt")]
     oos_val = [" ".join(q.split()) for q in lines(kbeval / "oos_val.txt")]
     results: dict[str, Any] = {
