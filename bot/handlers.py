@@ -229,6 +229,8 @@ async def _rank(env: Env, cmd: Command) -> list[Reply]:
 @handler("type")
 async def _type(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
+    if cmd.get("type") == ticket.type:
+        return [say(f"{ticket.key} is already of type {TYPE_NAMES[ticket.type]}; nothing changed.")]
     old = await svc.set_type(ticket, env.who, cmd.get("type"), env.now)
     await svc.save(ticket, env.now)
     return [say(f"{ticket.key} type {TYPE_NAMES[old]} → {TYPE_NAMES[ticket.type]}.")]

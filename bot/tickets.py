@@ -261,14 +261,19 @@ async def rank(person: Person, keys: list[str], who: Who, now: datetime) -> list
     if foreign:
         raise Refusal(f"{', '.join(foreign)} not in {person.pid}'s open queue; assign first "
                       f"(`/helpdesk assign {foreign[0]} @{person.pid}`)")
-    await Ticket.filter(assignee_id=person.id, rank__not_isnull=True).exclude(key__in=keys).update(rank=None)
+    unranked = await Ticket.filter(assignee_id=person.id, rank__not_isnull=True).exclude(key__in=keys)
+    for t in unranked:
+        await audit(t, who, "rank", now, person=person.pid, **{"from": t.rank, "to": None})
+    await Ticket.filter(id__in=[t.id for t in unranked] or [0]).update(rank=None)
     ordered = []
     for position, key in enumerate(keys, start=1):
         t = tickets[key]
-        t.rank = position
+        old, t.rank = t.rank, position
         await save(t, now)
+        if old != position:
+            # Each ticket's own history shows where its lead put it.
+            await audit(t, who, "rank", now, person=person.pid, **{"from": old, "to": position})
         ordered.append(t)
-    await audit(None, who, "rank", now, person=person.pid, order=keys)
     return ordered
 
 

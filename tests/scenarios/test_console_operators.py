@@ -1,0 +1,45 @@
+"""What consultants and leads read in chat: audit rows for ranks, no empty changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.clock import FakeClock
+from storage.models import AuditEvent, Ticket
+from tests.scenarios.console_driver import ConsoleWorld
+
+
+@pytest.fixture
+async def world(database: str, clock: FakeClock) -> ConsoleWorld:
+    return ConsoleWorld(clock)
+
+
+async def test_rank_leaves_a_row_in_each_tickets_audit(world: ConsoleWorld) -> None:
+    customer = await world.person("customer:ACME")
+    for text in ("one", "two"):
+        await customer.say(":top")
+        await customer.say(f"Problem {text}")
+    lead = await world.person("lead:maija")
+    for key in ("ACME-1", "ACME-2"):
+        await lead.say(f"/helpdesk assign {key} @olli")
+    await lead.say("/helpdesk rank @olli ACME-2 ACME-1")
+    await lead.say("/helpdesk rank @olli ACME-1")
+    one = await Ticket.get(key="ACME-1")
+    two = await Ticket.get(key="ACME-2")
+    rows_one = await AuditEvent.filter(ticket_id=one.id, action="rank").order_by("id")
+    rows_two = await AuditEvent.filter(ticket_id=two.id, action="rank").order_by("id")
+    assert [(r.detail["from"], r.detail["to"]) for r in rows_one] == [(None, 2), (2, 1)]
+    assert [(r.detail["from"], r.detail["to"]) for r in rows_two] == [(None, 1), (1, None)]
+
+
+async def test_type_to_the_same_type_changes_nothing(world: ConsoleWorld) -> None:
+    customer = await world.person("customer:ACME")
+    await customer.say("Printer on fire")
+    lead = await world.person("lead:maija")
+    world.take()
+    await lead.say("/helpdesk type ACME-1 incident")
+    seen = world.take()
+    assert "already of type Incident; nothing changed" in seen[0], seen
+    assert not any("Incident → Incident" in s for s in seen)
+    ticket = await Ticket.get(key="ACME-1")
+    assert await AuditEvent.filter(ticket_id=ticket.id, action="type").count() == 0
