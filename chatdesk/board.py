@@ -13,25 +13,27 @@ Both answer 401 unless the request carries one of the org config's `board.tokens
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from collections import Counter
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from bot import clocks
-from bot import tickets as svc
+from adapters.slack import links as slack_links
+from adapters.teams import links as teams_links
+from bot.board import BoardState, Placed
 from bot.clock import Clock
-from bot.views import time_left, when
+from bot.views import TYPE_NAMES, when
 from chatdesk.settings import Settings
-from storage.models import Customer, Person, Ticket
 
 TOKENS: web.AppKey[tuple[str, ...]] = web.AppKey("board_tokens", tuple)
 CLOCK: web.AppKey[Clock] = web.AppKey("board_clock")
-WARNING_LEFT = 0.25  # under this fraction of a target left, a ticket shows as a warning
 REFRESH_SECONDS = 5
 HEADERS = {
     "Cache-Control": "no-store",
@@ -46,6 +48,7 @@ def mount(app: web.Application, settings: Settings, clock: Clock) -> None:
     config = settings.org_config()
     app[TOKENS] = tuple(config.board.tokens) if config else ()
     app[CLOCK] = clock
+    app[BOARD] = LiveBoard()
     app.router.add_get("/board", board_page)
     app.router.add_get("/board.json", board_json)
 
@@ -70,65 +73,132 @@ def unauthorised() -> web.Response:
                         headers={"WWW-Authenticate": 'Bearer realm="chatdesk board"', **HEADERS})
 
 
-@dataclass(frozen=True)
-class Card:
-    key: str
-    customer: str
-    title: str
-    priority: str
-    rank: int | None
-    status: str
-    due: str | None  # ISO-8601 UTC of the earliest open deadline
-    due_local: str
-    left: str
-    urgency: str  # breached | warning | ok | paused | none
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+BOARD: web.AppKey[LiveBoard] = web.AppKey("board_state")
+TITLE_SHOWN = 300  # a longer title is cut: a 50k-character title must not push its column off screen
+DEFAULT_LIMIT = 50  # cards per column; ?limit= up to MAX_LIMIT, the rest counted
+MAX_LIMIT = 1000
 
 
-def _card(ticket: Ticket, customer: Customer, ctx: svc.SlaContext, now: datetime) -> Card:
-    due = ticket.escalation_at
-    if ticket.status in clocks.PAUSING_STATUSES:
-        urgency, left = "paused", f"paused ({ticket.status.replace('_', ' ')})"
-    elif due is None:
-        urgency, left = "none", "no SLA clock running"
-    elif due <= now:
-        urgency, left = "breached", time_left(due, now)
-    else:
-        urgency, left = "ok", time_left(due, now)
-        target = ctx.target(ticket.priority)
-        views = clocks.view(ticket.sla_state, ctx.calendar, target, ctx.contract.warn_at, now) if target else []
-        soonest = min((v for v in views if v.due is not None), key=lambda v: v.due or now, default=None)
-        if soonest and (not soonest.target_minutes
-                        or (soonest.target_minutes - soonest.used_minutes) < WARNING_LEFT * soonest.target_minutes):
-            urgency = "warning"
-    return Card(ticket.key, customer.key, ticket.title, ticket.priority, ticket.rank, ticket.status,
-                due.isoformat() if due else None, when(due, ctx.calendar.timezone) if due else "", left, urgency)
+class LiveBoard:
+    """The board's state, shared by every poll: updated from changed rows, rebuilt in the background."""
+
+    def __init__(self) -> None:
+        self.state: BoardState | None = None
+        self.lock = asyncio.Lock()
+        self.rebuilding: asyncio.Task[None] | None = None
+
+    async def columns(self, now: datetime, customer: str | None) -> list[dict[str, Any]]:
+        async with self.lock:
+            if self.state is None:
+                state = BoardState()
+                await state.load(now, time.monotonic())
+                self.state = state
+            else:
+                await self.state.update(now)
+                if self.state.stale(time.monotonic()) and self.rebuilding is None:
+                    self.rebuilding = asyncio.create_task(self._rebuild(now))
+            return self.state.columns(now, customer)
+
+    async def _rebuild(self, now: datetime) -> None:
+        try:
+            state = BoardState()
+            await state.load(now, time.monotonic())
+            async with self.lock:
+                self.state = state
+        finally:
+            self.rebuilding = None
 
 
-async def board_data(now: datetime) -> dict[str, Any]:
-    """Columns of cards: each active person with open tickets in queue order, then the unassigned."""
-    contexts: dict[int, svc.SlaContext] = {}
-    customers = {c.id: c for c in await Customer.all()}
+def thread_link(row: dict[str, Any]) -> str | None:
+    if not row["thread"]:
+        return None
+    if row["platform"] == "slack":
+        return slack_links.thread_link(row["tenant"], row["channel"], row["thread"])
+    if row["platform"] == "teams":
+        return teams_links.thread_link(row["tenant"], row["channel"], row["thread"])
+    return None
 
-    async def cards(tickets: list[Ticket]) -> list[dict[str, Any]]:
-        out = []
-        for t in tickets:
-            if t.customer_id not in contexts:
-                contexts[t.customer_id] = await svc.sla_context(t.customer_id)
-            out.append(_card(t, customers[t.customer_id], contexts[t.customer_id], now).to_json())
-        return out
 
-    columns: list[dict[str, Any]] = []
-    for person in await Person.filter(active=True).order_by("pid"):
-        queue = await svc.queue_for(person)
-        if queue or person.role == "consultant":
-            columns.append({"person": person.pid, "name": person.name, "tickets": await cards(queue)})
-    unassigned = await Ticket.filter(assignee_id__isnull=True, status__in=svc.OPEN_STATUSES)
-    unassigned.sort(key=svc.queue_order)
-    columns.append({"person": None, "name": "Unassigned", "tickets": await cards(unassigned)})
-    return {"generated_at": now.isoformat(), "columns": columns}
+def _left_text(minutes: float | None, urgency: str, status: str) -> str:
+    if urgency == "paused":
+        return f"paused ({status_label(status)})"
+    if minutes is None:
+        return "no SLA clock running"
+    text = _hours(minutes)
+    return f"{text} business time left" if minutes >= 0 else f"{text} business time late"
+
+
+def _hours(minutes: float) -> str:
+    """Business time in hours and minutes: "3d" would read as calendar days."""
+    h, m = divmod(round(abs(minutes)), 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m"
+
+
+def card_json(p: Placed, customers: dict[int, dict[str, Any]], zone: str) -> dict[str, Any]:
+    row = p.row
+    due = row["escalation_at"]
+    return {
+        "key": row["key"], "customer": customers[row["customer_id"]]["key"], "title": row["title"],
+        "type": row["type"], "type_name": TYPE_NAMES.get(row["type"], row["type"]), "priority": row["priority"],
+        "rank": row["rank"], "status": row["status"], "status_label": status_label(row["status"]),
+        "due": due.astimezone(UTC).isoformat() if due else None, "due_local": when(due, zone) if due else "",
+        "left": _left_text(p.left, p.urgency, row["status"]),
+        "left_business_minutes": round(p.left, 1) if p.left is not None else None,
+        "urgency": p.urgency, "link": thread_link(row),
+    }
+
+
+def status_label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def default_zone(board: LiveBoard) -> str:
+    """The calendar most customers are on: one zone for the whole board, named in its header."""
+    org = board.state.org if board.state else None
+    if org is None or not org.customer_calendar:
+        return "UTC"
+    names = Counter(org.customer_calendar.values())
+    return org.calendars[names.most_common(1)[0][0]].timezone
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def _query(request: web.Request) -> tuple[str | None, str | None, int]:
+    customer = request.query.get("customer", "").strip().upper() or None
+    zone = request.query.get("tz", "").strip() or None
+    if zone is not None:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise BadQuery(f"tz: unknown time zone {zone!r} (an IANA name such as Europe/Helsinki)") from None
+    try:
+        limit = min(MAX_LIMIT, max(1, int(request.query.get("limit", DEFAULT_LIMIT))))
+    except ValueError:
+        raise BadQuery("limit: a number of cards per column") from None
+    return customer, zone, limit
+
+
+async def board_data(request: web.Request, now: datetime) -> dict[str, Any]:
+    """Columns of cards: consultants, then leads, then the unassigned, each sorted by what needs attention."""
+    customer, zone, limit = _query(request)
+    board = request.app[BOARD]
+    columns = await board.columns(now, customer)
+    assert board.state is not None and board.state.org is not None
+    org = board.state.org
+    zone = zone or default_zone(board)
+    out = []
+    for column in columns:
+        shown = column["tickets"][:limit]
+        out.append({"person": column["person"], "name": column["name"], "role": column["role"],
+                    "count": len(column["tickets"]), "tickets": [card_json(p, org.customers, zone) for p in shown]})
+    return {"generated_at": now.isoformat(), "timezone": zone, "customer": customer,
+            "customers": sorted(c["key"] for c in org.customers.values()), "columns": out}
+
+
+def _title(text: str) -> str:
+    return text if len(text) <= TITLE_SHOWN else text[: TITLE_SHOWN - 1] + "…"
 
 
 def render_columns(data: dict[str, Any]) -> str:
@@ -138,23 +208,45 @@ def render_columns(data: dict[str, Any]) -> str:
         for c in column["tickets"]:
             rank = f"#{c['rank']}" if c["rank"] else "unranked"
             due = f"<span class=due>due {escape(c['due_local'])}</span>" if c["due_local"] else ""
+            key = escape(c["key"])
+            if c["link"]:
+                key = f'<a href="{escape(c["link"])}" target=_blank rel="noopener noreferrer">{key}</a>'
             cards.append(
                 f'<li class="card {escape(c["urgency"])}" data-key="{escape(c["key"])}">'
-                f'<div class=top><b>{escape(c["key"])}</b><span>{escape(c["priority"])} · {rank}</span></div>'
-                f'<div class=title>{escape(c["customer"])}: {escape(c["title"])}</div>'
+                f'<div class=top><b>{key}</b><span class=prio>{escape(c["priority"])} · {rank}</span></div>'
+                f'<div class=meta>{escape(c["type_name"])} · {escape(c["status_label"])}</div>'
+                f'<div class=title>{escape(c["customer"])}: {escape(_title(c["title"]))}</div>'
                 f'<div class=left>{escape(c["left"])}</div>{due}</li>'
             )
+        more = column["count"] - len(column["tickets"])
+        if more > 0:
+            cards.append(f"<li class=more>{more} more not shown</li>")
         body = "".join(cards) or "<li class=empty>no open tickets</li>"
-        count = len(column["tickets"])
+        role = f' <span class=role>{escape(column["role"])}</span>' if column["role"] == "lead" else ""
         parts.append(f'<section class=column data-person="{escape(column["person"] or "")}">'
-                     f'<h2>{escape(column["name"])} <small>{count}</small></h2><ol>{body}</ol></section>')
+                     f'<h2>{escape(column["name"])}{role} <small>{column["count"]}</small></h2><ol>{body}</ol>'
+                     f'</section>')
     return "".join(parts)
+
+
+def render_filter(data: dict[str, Any]) -> str:
+    options = ['<option value="">all customers</option>'] + [
+        f'<option{" selected" if key == data["customer"] else ""}>{escape(key)}</option>'
+        for key in data["customers"]]
+    return f'<select id=customer aria-label="customer">{"".join(options)}</select>'
+
+
+def _bad(message: str) -> web.Response:
+    return web.Response(status=400, text=f"400: {message}\n", headers=HEADERS)
 
 
 async def board_json(request: web.Request) -> web.Response:
     if authorised(request) is None:
         return unauthorised()
-    data = await board_data(request.app[CLOCK].now())
+    try:
+        data = await board_data(request, request.app[CLOCK].now())
+    except BadQuery as exc:
+        return _bad(str(exc))
     return web.json_response({**data, "html": render_columns(data)}, headers=HEADERS)
 
 
@@ -167,10 +259,14 @@ async def board_page(request: web.Request) -> web.Response:
     except ValueError:
         every = REFRESH_SECONDS
     now = request.app[CLOCK].now()
-    data = await board_data(now)
+    try:
+        data = await board_data(request, now)
+    except BadQuery as exc:
+        return _bad(str(exc))
     script_token = json.dumps(token).replace("<", "\\u003c").replace(">", "\\u003e")
     page = PAGE.format(columns=render_columns(data), generated=escape(now.strftime("%H:%M:%S UTC")),
-                       token=script_token, every=every * 1000)
+                       token=script_token, every=every * 1000, zone=escape(data["timezone"]),
+                       filter=render_filter(data))
     return web.Response(text=page, content_type="text/html", headers=HEADERS)
 
 
@@ -179,23 +275,28 @@ PAGE = """<!doctype html>
 <title>chatdesk board</title>
 <style>
 body{{margin:0;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f3f4f6;color:#111827}}
-header{{display:flex;gap:1.5rem;align-items:baseline;padding:.8rem 1.2rem;background:#111827;color:#f9fafb}}
-header h1{{font-size:1.1rem;margin:0}} header .legend span{{margin-right:.8rem}}
+header{{display:flex;flex-wrap:wrap;gap:.4rem 1.5rem;align-items:baseline;padding:.8rem 1.2rem;background:#111827;
+color:#f9fafb}}
+header h1{{font-size:1.1rem;margin:0}} header .legend span{{margin-right:.8rem;white-space:nowrap}}
 main{{display:flex;gap:1rem;padding:1rem;align-items:flex-start;overflow-x:auto}}
-.column{{flex:0 0 18rem;background:#e5e7eb;border-radius:8px;padding:.6rem}}
+.column{{flex:0 0 18rem;min-width:0;background:#e5e7eb;border-radius:8px;padding:.6rem}}
 .column h2{{font-size:1rem;margin:.2rem .3rem .6rem}} .column h2 small{{color:#6b7280;font-weight:normal}}
+.role{{font-size:.75em;font-weight:normal;background:#374151;color:#f9fafb;border-radius:4px;padding:0 .3em}}
 ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5rem}}
-.card{{background:#fff;border-radius:6px;padding:.5rem .6rem;border-left:6px solid #9ca3af}}
-.card .top{{display:flex;justify-content:space-between}} .card .title{{margin:.2rem 0}}
+.card{{background:#fff;border-radius:6px;padding:.5rem .6rem;border-left:6px solid #9ca3af;overflow-wrap:anywhere}}
+.card .top{{display:flex;justify-content:space-between;gap:.5rem}} .card .title{{margin:.2rem 0}}
+.card .meta{{color:#4b5563;font-size:.85em}} .card a{{color:inherit}}
 .card .left{{font-weight:600}} .card .due{{color:#6b7280;font-size:.85em}}
 .breached{{border-left-color:#dc2626;background:#fee2e2}} .breached .left{{color:#b91c1c}}
 .warning{{border-left-color:#f59e0b;background:#fef3c7}} .warning .left{{color:#b45309}}
 .ok{{border-left-color:#16a34a}} .ok .left{{color:#15803d}}
 .paused{{border-left-color:#9ca3af;background:#f3f4f6;color:#4b5563}}
-.empty{{color:#6b7280;padding:.3rem}} .stale{{color:#fca5a5}}
+.empty,.more{{color:#6b7280;padding:.3rem}} .stale{{color:#fca5a5}}
 .dot{{display:inline-block;width:.7em;height:.7em;border-radius:50%;margin-right:.3em}}
+@media (max-width:640px){{main{{flex-direction:column;align-items:stretch}} .column{{flex:1 1 auto}}}}
 </style></head>
 <body><header><h1>chatdesk board</h1><span id=updated>updated {generated}</span>
+<span id=zone>times in {zone}</span>{filter}
 <span class=legend><span><i class=dot style="background:#dc2626"></i>breached</span>
 <span><i class=dot style="background:#f59e0b"></i>under 25 % left</span>
 <span><i class=dot style="background:#16a34a"></i>ok</span>
@@ -205,8 +306,18 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
 (function () {{
   var token = {token};
   var updated = document.getElementById("updated");
+  function query() {{
+    var params = new URLSearchParams(location.search);
+    params.delete("token");
+    return params.toString();
+  }}
+  document.getElementById("customer").addEventListener("change", function (e) {{
+    var params = new URLSearchParams(location.search);
+    if (e.target.value) {{ params.set("customer", e.target.value); }} else {{ params.delete("customer"); }}
+    location.search = params.toString();
+  }});
   function refresh() {{
-    fetch("board.json", {{headers: {{"Authorization": "Bearer " + token}}, cache: "no-store"}})
+    fetch("board.json?" + query(), {{headers: {{"Authorization": "Bearer " + token}}, cache: "no-store"}})
       .then(function (r) {{ if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); }})
       .then(function (data) {{
         document.getElementById("board").innerHTML = data.html;

@@ -93,9 +93,11 @@ async def test_board_shows_each_consultants_queue_in_rank_order_with_urgency(
     assert olli == [("ok", "ACME-3"), ("warning", "ACME-1"), ("paused", "ACME-2")]
     assert cards(html, "sanna") == [("breached", "ACME-4")]
     assert cards(html, "") == [("ok", "ACME-5")]  # the unassigned column
-    assert 'data-person="maija"' not in html  # a lead without tickets gets no column
-    assert "10m left" in html  # ACME-1: 60 minutes target, 50 used
-    assert "20m late" in html  # ACME-4: 30 minutes target, 50 used
+    assert cards(html, "maija") == []  # a lead's column, empty
+    assert "Maija <span class=role>lead</span>" in html
+    assert "10m business time left" in html  # ACME-1: 60 minutes target, 50 used
+    assert "20m business time late" in html  # ACME-4: 30 minutes target, 50 used
+    assert "times in Europe/Helsinki" in html
     assert "paused (waiting on customer)" in html
     assert "Mail bounces" in html and "P2 · #2" in html
     # Self-contained: no URL of anywhere else, no external script, style or image.
