@@ -86,18 +86,37 @@ class LiveBoard:
         self.state: BoardState | None = None
         self.lock = asyncio.Lock()
         self.rebuilding: asyncio.Task[None] | None = None
+        # The cards of the last poll, reused while their ticket row, urgency and minute left are the same:
+        # a poll then renders only what changed.
+        self.cards: dict[int, tuple[dict[str, Any], tuple[Any, ...], dict[str, Any], str]] = {}
 
-    async def columns(self, now: datetime, customer: str | None) -> list[dict[str, Any]]:
+    def card(self, p: Placed, customers: dict[int, dict[str, Any]], zone: str,
+             fresh: dict[int, tuple[dict[str, Any], tuple[Any, ...], dict[str, Any], str]]) -> dict[str, Any]:
+        row = p.row
+        sig = (p.urgency, round(p.left) if p.left is not None else None, zone)
+        hit = self.cards.get(row["id"])
+        if hit is not None and hit[0] is row and hit[1] == sig:
+            fresh[row["id"]] = hit
+            return hit[2]
+        card = card_json(p, customers, zone)
+        fresh[row["id"]] = (row, sig, card, card_html(card))
+        return card
+
+    def html(self, card: dict[str, Any], ticket_id: int) -> str:
+        hit = self.cards.get(ticket_id)
+        return hit[3] if hit is not None and hit[2] is card else card_html(card)
+
+    async def columns(self, now: datetime, customer: str | None, limit: int) -> list[dict[str, Any]]:
         async with self.lock:
             if self.state is None:
                 state = BoardState()
                 await state.load(now, time.monotonic())
                 self.state = state
             else:
-                await self.state.update(now)
+                await self.state.update(now, time.monotonic())
                 if self.state.stale(time.monotonic()) and self.rebuilding is None:
                     self.rebuilding = asyncio.create_task(self._rebuild(now))
-            return self.state.columns(now, customer)
+            return self.state.columns(now, customer, limit)
 
     async def _rebuild(self, now: datetime) -> None:
         try:
@@ -144,7 +163,7 @@ def card_json(p: Placed, customers: dict[int, dict[str, Any]], zone: str) -> dic
         "due": due.astimezone(UTC).isoformat() if due else None, "due_local": when(due, zone) if due else "",
         "left": _left_text(p.left, p.urgency, row["status"]),
         "left_business_minutes": round(p.left, 1) if p.left is not None else None,
-        "urgency": p.urgency, "link": thread_link(row),
+        "urgency": p.urgency, "link": thread_link(row), "id": row["id"],
     }
 
 
@@ -184,15 +203,17 @@ async def board_data(request: web.Request, now: datetime) -> dict[str, Any]:
     """Columns of cards: consultants, then leads, then the unassigned, each sorted by what needs attention."""
     customer, zone, limit = _query(request)
     board = request.app[BOARD]
-    columns = await board.columns(now, customer)
+    columns = await board.columns(now, customer, limit)
     assert board.state is not None and board.state.org is not None
     org = board.state.org
     zone = zone or default_zone(board)
     out = []
+    fresh: dict[int, Any] = {}
     for column in columns:
-        shown = column["tickets"][:limit]
         out.append({"person": column["person"], "name": column["name"], "role": column["role"],
-                    "count": len(column["tickets"]), "tickets": [card_json(p, org.customers, zone) for p in shown]})
+                    "count": column["count"],
+                    "tickets": [board.card(p, org.customers, zone, fresh) for p in column["tickets"]]})
+    board.cards = fresh
     return {"generated_at": now.isoformat(), "timezone": zone, "customer": customer,
             "customers": sorted(c["key"] for c in org.customers.values()), "columns": out}
 
@@ -201,23 +222,25 @@ def _title(text: str) -> str:
     return text if len(text) <= TITLE_SHOWN else text[: TITLE_SHOWN - 1] + "…"
 
 
-def render_columns(data: dict[str, Any]) -> str:
+def card_html(c: dict[str, Any]) -> str:
+    rank = f"#{c['rank']}" if c["rank"] else "unranked"
+    due = f"<span class=due>due {escape(c['due_local'])}</span>" if c["due_local"] else ""
+    key = escape(c["key"])
+    if c["link"]:
+        key = f'<a href="{escape(c["link"])}" target=_blank rel="noopener noreferrer">{key}</a>'
+    return (
+        f'<li class="card {escape(c["urgency"])}" data-key="{escape(c["key"])}">'
+        f'<div class=top><b>{key}</b><span class=prio>{escape(c["priority"])} · {rank}</span></div>'
+        f'<div class=meta>{escape(c["type_name"])} · {escape(c["status_label"])}</div>'
+        f'<div class=title>{escape(c["customer"])}: {escape(_title(c["title"]))}</div>'
+        f'<div class=left>{escape(c["left"])}</div>{due}</li>'
+    )
+
+
+def render_columns(data: dict[str, Any], board: LiveBoard | None = None) -> str:
     parts = []
     for column in data["columns"]:
-        cards = []
-        for c in column["tickets"]:
-            rank = f"#{c['rank']}" if c["rank"] else "unranked"
-            due = f"<span class=due>due {escape(c['due_local'])}</span>" if c["due_local"] else ""
-            key = escape(c["key"])
-            if c["link"]:
-                key = f'<a href="{escape(c["link"])}" target=_blank rel="noopener noreferrer">{key}</a>'
-            cards.append(
-                f'<li class="card {escape(c["urgency"])}" data-key="{escape(c["key"])}">'
-                f'<div class=top><b>{key}</b><span class=prio>{escape(c["priority"])} · {rank}</span></div>'
-                f'<div class=meta>{escape(c["type_name"])} · {escape(c["status_label"])}</div>'
-                f'<div class=title>{escape(c["customer"])}: {escape(_title(c["title"]))}</div>'
-                f'<div class=left>{escape(c["left"])}</div>{due}</li>'
-            )
+        cards = [board.html(c, c["id"]) if board else card_html(c) for c in column["tickets"]]
         more = column["count"] - len(column["tickets"])
         if more > 0:
             cards.append(f"<li class=more>{more} more not shown</li>")
@@ -247,7 +270,7 @@ async def board_json(request: web.Request) -> web.Response:
         data = await board_data(request, request.app[CLOCK].now())
     except BadQuery as exc:
         return _bad(str(exc))
-    return web.json_response({**data, "html": render_columns(data)}, headers=HEADERS)
+    return web.json_response({**data, "html": render_columns(data, request.app[BOARD])}, headers=HEADERS)
 
 
 async def board_page(request: web.Request) -> web.Response:
@@ -264,7 +287,7 @@ async def board_page(request: web.Request) -> web.Response:
     except BadQuery as exc:
         return _bad(str(exc))
     script_token = json.dumps(token).replace("<", "\\u003c").replace(">", "\\u003e")
-    page = PAGE.format(columns=render_columns(data), generated=escape(now.strftime("%H:%M:%S UTC")),
+    page = PAGE.format(columns=render_columns(data, request.app[BOARD]), generated=escape(now.strftime("%H:%M:%S UTC")),
                        token=script_token, every=every * 1000, zone=escape(data["timezone"]),
                        filter=render_filter(data))
     return web.Response(text=page, content_type="text/html", headers=HEADERS)
