@@ -287,7 +287,10 @@ async def board_page(request: web.Request) -> web.Response:
     except BadQuery as exc:
         return _bad(str(exc))
     script_token = json.dumps(token).replace("<", "\\u003c").replace(">", "\\u003e")
-    page = PAGE.format(columns=render_columns(data, request.app[BOARD]), generated=escape(now.strftime("%H:%M:%S UTC")),
+    local = now.astimezone(ZoneInfo(data["timezone"]))
+    page = PAGE.format(columns=render_columns(data, request.app[BOARD]),
+                       generated=escape(local.strftime("%H:%M:%S ") + (local.tzname() or "")),
+                       zone_json=json.dumps(data["timezone"]),
                        token=script_token, every=every * 1000, zone=escape(data["timezone"]),
                        filter=render_filter(data))
     return web.Response(text=page, content_type="text/html", headers=HEADERS)
@@ -302,7 +305,7 @@ header{{display:flex;flex-wrap:wrap;gap:.4rem 1.5rem;align-items:baseline;paddin
 color:#f9fafb}}
 header h1{{font-size:1.1rem;margin:0}} header .legend span{{margin-right:.8rem;white-space:nowrap}}
 main{{display:flex;gap:1rem;padding:1rem;align-items:flex-start;overflow-x:auto}}
-.column{{flex:0 0 18rem;min-width:0;background:#e5e7eb;border-radius:8px;padding:.6rem}}
+.column{{flex:1 1 15rem;min-width:14rem;max-width:24rem;background:#e5e7eb;border-radius:8px;padding:.6rem}}
 .column h2{{font-size:1rem;margin:.2rem .3rem .6rem}} .column h2 small{{color:#6b7280;font-weight:normal}}
 .role{{font-size:.75em;font-weight:normal;background:#374151;color:#f9fafb;border-radius:4px;padding:0 .3em}}
 ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5rem}}
@@ -344,7 +347,8 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
       .then(function (r) {{ if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); }})
       .then(function (data) {{
         document.getElementById("board").innerHTML = data.html;
-        updated.textContent = "updated " + new Date(data.generated_at).toISOString().slice(11, 19) + " UTC";
+        updated.textContent = "updated " + new Date(data.generated_at).toLocaleTimeString("en-GB",
+          {{timeZone: {zone_json}, timeZoneName: "short"}});
         updated.className = "";
       }})
       .catch(function (e) {{ updated.textContent = "not updated: " + e.message; updated.className = "stale"; }});
