@@ -11,7 +11,6 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bot.config import ConfigError, load_config
 from chatdesk import kb_cmd, logs, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
@@ -119,11 +118,9 @@ def tickets_list(as_json: Annotated[bool, typer.Option("--json", help="JSON inst
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("key", "customer", "type", "status", "priority", "assignee", "messages", "resolution due")
-    for r in rows:
-        table.add_row(r["key"], r["customer"], r["type"], r["status"], r["priority"], r["assignee"] or "—",
-                      str(r["messages"]), r["deadlines"]["resolution"] or "—")
-    out.print(table)
+    from chatdesk.tables import emit, ticket_table
+
+    emit(*ticket_table(rows, terminal=sys.stdout.isatty()))
 
 
 @app.command("audit")
@@ -139,10 +136,9 @@ def audit(key: Annotated[str, typer.Argument(help="A ticket key, e.g. ACME-7.")]
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    table = Table("when (UTC)", "who", "channel", "what", "detail")
-    for r in rows:
-        table.add_row(r["at"], r["actor"], r["channel"], r["action"], json.dumps(r["detail"], ensure_ascii=False))
-    out.print(table)
+    from chatdesk.tables import audit_table, emit
+
+    emit(*audit_table(rows, terminal=sys.stdout.isatty()))
 
 
 @app.command("console")
