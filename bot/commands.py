@@ -123,6 +123,8 @@ SPECS: tuple[CommandSpec, ...] = (
     _spec("new", "[customer:customer] text:text", ROLES_ALL,
           "open a ticket (agents name the customer)", "new ACME VPN is down for the Oulu office"),
     _spec("show", "key:ticket", ROLES_ALL, "show a ticket", "show ACME-7"),
+    _spec("history", "key:ticket", ROLES_ALL, "read a ticket's conversation (agents also see internal notes)",
+          "history ACME-7", aliases=("conversation", "messages")),
     _spec("queue", "[person:person]", ROLES_ALL,
           "your tickets in your lead's order with SLA time left (contacts: your organisation's tickets)",
           "queue @olli", aliases=("tickets", "list", "mine")),

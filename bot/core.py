@@ -21,6 +21,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot import history as _history  # noqa: F401  (registers the history handler)
 from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
 from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
 from bot import (

@@ -123,6 +123,24 @@ def tickets_list(as_json: Annotated[bool, typer.Option("--json", help="JSON inst
     emit(*ticket_table(rows, terminal=sys.stdout.isatty()))
 
 
+@tickets_app.command("show")
+def tickets_show(key: Annotated[str, typer.Argument(help="A ticket key, e.g. ACME-7.")],
+                 as_json: Annotated[bool, typer.Option("--json", help="JSON instead of text.")] = False) -> None:
+    """One ticket: its fields and its whole conversation, internal notes marked."""
+    from storage.queries import ticket_detail
+
+    s = settings()
+    row = run(lambda: _with_db(s.database_url, lambda: ticket_detail(key.upper())))
+    if row is None:
+        raise fail(f"no ticket {key}")
+    if as_json:
+        sys.stdout.write(json.dumps(row, indent=2, ensure_ascii=False) + "\n")
+        return
+    from chatdesk.tables import ticket_text
+
+    sys.stdout.write(ticket_text(row))
+
+
 @app.command("audit")
 def audit(key: Annotated[str, typer.Argument(help="A ticket key, e.g. ACME-7.")],
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

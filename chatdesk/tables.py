@@ -91,3 +91,19 @@ def audit_table(rows: list[dict[str, Any]], *, terminal: bool) -> Rows:
              Column("what", keep=True), Column("detail", ratio=1)],
             [(short_time(r["at"]) if terminal else r["at"], r["actor"], r["channel"], r["action"],
               detail_text(r["detail"])) for r in rows])
+
+
+def ticket_text(row: dict[str, Any]) -> str:
+    """`tickets show KEY` for a person or a pipe: the fields, then one line per message (UTC)."""
+    due = row["deadlines"]
+    lines = [f"{row['key']}  {row['title']}",
+             f"customer {row['customer']} · {row['type'].replace('_', ' ')} · {row['status'].replace('_', ' ')} · "
+             f"{row['priority']} · assignee {row['assignee'] or '—'}",
+             f"due (UTC): first response {short_time(due['first_response']) or '—'} · "
+             f"resolution {short_time(due['resolution']) or '—'}",
+             "", f"conversation ({len(row['conversation'])} messages, times UTC):"]
+    for m in row["conversation"]:
+        mark = " [internal note]" if m["internal"] else ""
+        text = " ".join(m["text"].split()) or "(no text)"
+        lines.append(f"{short_time(m['at'])}  {m['author']}{mark}: {text}")
+    return "\n".join(lines) + "\n"

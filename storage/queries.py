@@ -17,9 +17,15 @@ def iso(value: datetime | None) -> str | None:
 
 
 async def ticket_rows() -> list[dict[str, Any]]:
-    tickets = await Ticket.all().order_by("id").prefetch_related("customer", "assignee")
+    return await ticket_rows_for(await Ticket.all().order_by("id"))
+
+
+async def ticket_rows_for(tickets: list[Ticket]) -> list[dict[str, Any]]:
+    await Ticket.fetch_for_list(tickets, "customer", "assignee")
     counts: dict[tuple[int, bool], int] = {}
-    for row in await Message.filter(deleted_at__isnull=True).annotate(n=Count("id")).group_by(
+    ids = [t.id for t in tickets]
+    for row in await Message.filter(deleted_at__isnull=True, ticket_id__in=ids or [0]).annotate(
+            n=Count("id")).group_by(
         "ticket_id", "internal"
     ).values("ticket_id", "internal", "n"):
         counts[(row["ticket_id"], bool(row["internal"]))] = row["n"]
@@ -63,3 +69,18 @@ async def audit_rows(key: str) -> list[dict[str, Any]] | None:
         {"at": iso(e.created_at), "actor": e.actor, "channel": e.channel, "action": e.action, "detail": e.detail}
         for e in events
     ]
+
+
+async def ticket_detail(key: str) -> dict[str, Any] | None:
+    """One ticket with its whole conversation, internal notes included (the CLI is for operators)."""
+    ticket = await Ticket.filter(key=key).first()
+    if ticket is None:
+        return None
+    row = next(r for r in await ticket_rows_for([ticket]))
+    messages = await Message.filter(ticket_id=ticket.id, deleted_at__isnull=True).order_by("created_at", "id")
+    row["conversation"] = [
+        {"at": iso(m.created_at), "author": m.author_name or m.author_kind, "author_kind": m.author_kind,
+         "internal": m.internal, "text": m.text, "edited_at": iso(m.edited_at)}
+        for m in messages
+    ]
+    return row

@@ -43,3 +43,26 @@ async def test_type_to_the_same_type_changes_nothing(world: ConsoleWorld) -> Non
     assert not any("Incident → Incident" in s for s in seen)
     ticket = await Ticket.get(key="ACME-1")
     assert await AuditEvent.filter(ticket_id=ticket.id, action="type").count() == 0
+
+
+async def test_history_shows_the_conversation_to_each_as_they_may_read_it(world: ConsoleWorld) -> None:
+    customer = await world.person("customer:ACME")
+    await customer.say("VPN drops every few minutes")
+    olli = await world.person("consultant:olli")
+    await olli.say(":thread ACME-1")
+    await olli.say("Looking at it now")
+    await olli.say("/helpdesk note ACME-1 firmware is old")
+    world.take()
+    await olli.say("/helpdesk history ACME-1")
+    agent_view = "\n".join(world.take())
+    assert "VPN drops every few minutes" in agent_view and "Looking at it now" in agent_view
+    assert "[internal note]: firmware is old" in agent_view
+    assert "times in Europe/Helsinki" in agent_view
+    assert "[only you]" in agent_view
+    await customer.say("/helpdesk history ACME-1")
+    customer_view = "\n".join(world.take())
+    assert "Looking at it now" in customer_view
+    assert "firmware" not in customer_view and "internal" not in customer_view
+    globex = await world.person("customer:GLOBEX")
+    await globex.say("/helpdesk history ACME-1")
+    assert "no ticket ACME-1" in "\n".join(world.take())

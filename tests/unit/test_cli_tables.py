@@ -81,3 +81,26 @@ def test_piped_output_is_tab_separated(db_url: str) -> None:
 def test_detail_text_reads_as_words() -> None:
     assert detail_text({"from": None, "to": 2, "person": "olli"}) == "— → 2; person: olli"
     assert detail_text({"order": ["ACME-1", "ACME-2"], "reason": ""}) == "order: ACME-1, ACME-2"
+
+
+def test_tickets_show_prints_the_conversation_with_notes_marked(db_url: str) -> None:
+    asyncio.run(play(db_url))
+
+    async def note() -> None:
+        async with db.database(db_url):
+            world = ConsoleWorld(FakeClock(MONDAY_9_HELSINKI))
+            olli = await world.person("consultant:olli")
+            await olli.say("/helpdesk note ACME-1 the export job runs at night")
+            await olli.say("/helpdesk reply ACME-1 We are looking into it")
+    asyncio.run(note())
+    shown = CliRunner().invoke(app, ["tickets", "show", "acme-1"], env={"DATABASE_URL": db_url})
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"ACME-1  {LONG_TITLE}\n")
+    assert "[internal note]: the export job runs at night" in shown.stdout
+    assert "We are looking into it" in shown.stdout and "assignee olli" in shown.stdout
+    as_json = CliRunner().invoke(app, ["tickets", "show", "ACME-1", "--json"], env={"DATABASE_URL": db_url})
+    import json
+    data = json.loads(as_json.stdout)
+    assert [m["internal"] for m in data["conversation"]] == [False, True, False]
+    missing = CliRunner().invoke(app, ["tickets", "show", "ACME-99"], env={"DATABASE_URL": db_url})
+    assert missing.exit_code == 1 and "no ticket ACME-99" in missing.stderr
