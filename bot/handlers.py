@@ -103,6 +103,11 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
     customer: Customer | None = None
     if cmd.get("customer"):
         customer = await Customer.filter(key=cmd.get("customer")).first()
+        if customer is None and who.customer is None:
+            # An agent named a customer chatdesk does not know: say so rather than ask for a customer.
+            known = ", ".join(await Customer.all().order_by("key").values_list("key", flat=True))
+            raise svc.Refusal(f"no customer {cmd.get('customer')} in the config (known: {known}): "
+                              f"`/helpdesk new {known.split(', ')[0] or 'ACME'} <what is wrong>`")
         if customer is None or (not who.is_agent and who.customer and customer.id != who.customer.id):
             text = f"{cmd.get('customer')} {text}"  # the first word was text, not a customer key
             customer = None

@@ -117,8 +117,9 @@ async def save(ticket: Ticket, now: datetime) -> None:
     await ticket.save()
 
 
-def title_from(text: str) -> str:
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "") or "(no text)"
+def title_from(text: str, fallback: str = "Request without text") -> str:
+    """The first non-empty line; a message with only a file or an image gets a title naming who sent it."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "") or fallback
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
@@ -129,7 +130,8 @@ async def create_ticket(who: Who, customer: Customer, text: str, now: datetime, 
     ctx = await sla_context(customer.id)
     ticket = Ticket(
         key=f"{customer.key}-{number}", number=number, customer_id=customer.id,
-        contact_id=who.contact.id if who.contact else None, title=title_from(text), type="incident",
+        contact_id=who.contact.id if who.contact else None, title=title_from(text, f"Request from {who.name}"),
+        type="incident",
         status="new", priority="P3", team=ctx.contract.team, platform=platform, tenant=tenant,
         channel=channel, thread=thread, created_at=now, updated_at=now, sla_state=clocks.new_state(now),
     )

@@ -66,3 +66,20 @@ async def test_history_shows_the_conversation_to_each_as_they_may_read_it(world:
     globex = await world.person("customer:GLOBEX")
     await globex.say("/helpdesk history ACME-1")
     assert "no ticket ACME-1" in "\n".join(world.take())
+
+
+async def test_new_with_an_unknown_customer_says_so(world: ConsoleWorld) -> None:
+    olli = await world.person("consultant:olli")
+    world.take()
+    await olli.say("/helpdesk new FOO printer broken")
+    seen = "\n".join(world.take())
+    assert "no customer FOO in the config (known: ACME, GLOBEX)" in seen
+    assert await Ticket.all().count() == 0
+
+
+def test_a_message_without_text_gets_a_title_naming_its_sender() -> None:
+    from bot.tickets import title_from
+
+    assert title_from("  \n \n", "Request from Anna") == "Request from Anna"
+    assert "(no text)" not in title_from("")
+    assert title_from("\n VPN down \nmore") == "VPN down"
