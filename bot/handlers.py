@@ -15,7 +15,7 @@ from bot.types import Audience, Button, Field, Invocation, Platform, Reply
 from bot.views import (
     MAX_SUGGESTIONS,
     TYPE_NAMES,
-    agent_buttons,
+    buttons_for,
     solved_buttons,
     suggestion_lines,
     ticket_fields,
@@ -105,7 +105,7 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
         customer = await Customer.filter(key=cmd.get("customer")).first()
         if customer is None and who.customer is None:
             # An agent named a customer chatdesk does not know: say so rather than ask for a customer.
-            known = ", ".join(await Customer.all().order_by("key").values_list("key", flat=True))
+            known = ", ".join([str(k) for k in await Customer.all().order_by("key").values_list("key", flat=True)])
             raise svc.Refusal(f"no customer {cmd.get('customer')} in the config (known: {known}): "
                               f"`/helpdesk new {known.split(', ')[0] or 'ACME'} <what is wrong>`")
         if customer is None or (not who.is_agent and who.customer and customer.id != who.customer.id):
@@ -150,7 +150,7 @@ async def _show(env: Env, cmd: Command) -> list[Reply]:
     assignee = await Person.filter(id=ticket.assignee_id).first() if ticket.assignee_id else None
     customer = await Customer.get(id=ticket.customer_id)
     fields = ticket_fields(ticket, assignee, await zone_of(ticket), env.now, for_customer=not env.who.is_agent)
-    buttons = agent_buttons(ticket.key) if env.who.is_agent else ()
+    buttons = buttons_for(ticket, env.who.role, env.who.person.id if env.who.person else None)
     return [say(f"{ticket.key} ({customer.name}): {ticket.title}", title=f"{ticket.key}: {ticket.title}",
                 fields=(Field("Customer", customer.name), *fields), buttons=buttons, ticket_key=ticket.key)]
 
@@ -298,7 +298,7 @@ async def _reply(env: Env, cmd: Command) -> list[Reply]:
 async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     if ticket.status in svc.DONE_STATUSES:
-        raise svc.Refusal(f"{ticket.key} is already {ticket.status}")
+        raise svc.Refusal(f"{ticket.key} is already {ticket.status.replace('_', ' ')}")
     text = cmd.get("text")
     ticket.resolution = text
     await store_public(env, ticket, text)

@@ -62,7 +62,7 @@ async def route_new_ticket(ticket: Ticket, customer: Customer, by: Person | None
 async def _handover(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     if ticket.status in svc.DONE_STATUSES:
-        raise svc.Refusal(f"{ticket.key} is {ticket.status}; reopen it before handing it over")
+        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}; reopen it before handing it over")
     teams = {t.name.lower(): t for t in await SupportTeam.all().order_by("name")}
     team = teams.get(cmd.get("team").lower())
     if team is None:

@@ -70,6 +70,21 @@ def agent_buttons(key: str) -> tuple[Button, ...]:
     )
 
 
+def buttons_for(ticket: Ticket, role: str, person_id: int | None) -> tuple[Button, ...]:
+    """`show`'s buttons: only those the viewer may use on this ticket now."""
+    if role not in ("consultant", "lead") or ticket.status in ("resolved", "closed"):
+        return ()
+    out = []
+    for button in agent_buttons(ticket.key):
+        name = button.label
+        if name == "Claim" and ticket.assignee_id is not None and ticket.assignee_id == person_id:
+            continue
+        if name == "Priority" and role != "lead":
+            continue
+        out.append(button)
+    return tuple(out)
+
+
 def triage_announcement(ticket: Ticket, customer_name: str, text: str) -> Reply:
     excerpt = text if len(text) <= 500 else text[:499] + "…"
     return Reply(

@@ -83,3 +83,26 @@ def test_a_message_without_text_gets_a_title_naming_its_sender() -> None:
     assert title_from("  \n \n", "Request from Anna") == "Request from Anna"
     assert "(no text)" not in title_from("")
     assert title_from("\n VPN down \nmore") == "VPN down"
+
+
+async def test_show_offers_only_the_buttons_the_viewer_may_use(world: ConsoleWorld) -> None:
+    from bot.views import buttons_for
+
+    customer = await world.person("customer:ACME")
+    await customer.say("Mail is slow")
+    ticket = await Ticket.get(key="ACME-1")
+    olli = await world.person("consultant:olli")
+    await olli.say("/helpdesk claim ACME-1")
+    ticket = await Ticket.get(key="ACME-1")
+    from storage.models import Person
+
+    olli_id = (await Person.get(pid="olli")).id
+    maija_id = (await Person.get(pid="maija")).id
+    assert [b.label for b in buttons_for(ticket, "consultant", olli_id)] == ["Assign", "Resolve"]
+    assert [b.label for b in buttons_for(ticket, "lead", maija_id)] == ["Claim", "Assign", "Priority", "Resolve"]
+    assert buttons_for(ticket, "contact", None) == ()
+    world.take()
+    await olli.say("/helpdesk show ACME-1")
+    shown = "\n".join(world.take())
+    assert "[Assign: /helpdesk assign ACME-1" in shown and "[Resolve: /helpdesk resolve ACME-1" in shown
+    assert "[Claim:" not in shown and "[Priority:" not in shown
