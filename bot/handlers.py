@@ -11,6 +11,7 @@ from bot import clocks
 from bot import tickets as svc
 from bot.commands import Command, PersonRef, help_text
 from bot.identity import Who, ensure_contact, person_by_ref
+from bot.timelabels import business, business_left, business_left_until, due_in_zone, hours
 from bot.types import Audience, Button, Field, Invocation, Platform, Reply
 from bot.views import (
     MAX_SUGGESTIONS,
@@ -19,7 +20,6 @@ from bot.views import (
     solved_buttons,
     suggestion_lines,
     ticket_fields,
-    time_left,
     triage_announcement,
     when,
 )
@@ -172,9 +172,12 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
     if not tickets:
         return [say(f"{person.name}'s queue is empty.")]
     lines = [f"{person.name}'s queue, first things first:"]
+    calendars: dict[int, svc.SlaContext] = {}
     for i, t in enumerate(tickets, start=1):
         if t.escalation_at:
-            left = time_left(t.escalation_at, env.now)
+            if t.customer_id not in calendars:
+                calendars[t.customer_id] = await svc.sla_context(t.customer_id)
+            left = business_left_until(calendars[t.customer_id].calendar, t.escalation_at, env.now)
         elif t.status in clocks.PAUSING_STATUSES:
             left = f"SLA paused ({t.status.replace('_', ' ')})"
         else:
@@ -352,13 +355,13 @@ async def _sla(env: Env, cmd: Command) -> list[Reply]:
         name = v.metric.replace("_", " ")
         if v.started is None:
             state = v.result or ("not running" if v.metric == "next_response" else "stopped")
-            fields.append(Field(name, f"target {clocks.minutes_text(v.target_minutes)} · {state}"))
+            fields.append(Field(name, f"target {business(v.target_minutes)} · {state}"))
             continue
-        left = "paused" if v.paused else time_left(v.due, env.now)
-        due = "" if v.paused else f" · due {when(v.due, ctx.calendar.timezone)}"
-        fields.append(Field(name, f"target {clocks.minutes_text(v.target_minutes)} · used "
-                                  f"{clocks.minutes_text(v.used_minutes)} · {left}{due}"))
-    fields.append(Field("paused", f"{clocks.minutes_text(paused_total)} of business time"))
+        left = "paused" if v.paused else business_left(v.target_minutes - v.used_minutes)
+        due = "" if v.paused or v.due is None else f" · {due_in_zone(v.due, ctx.calendar.timezone)}"
+        fields.append(Field(name, f"target {business(v.target_minutes)} · used "
+                                  f"{hours(v.used_minutes)} · {left}{due}"))
+    fields.append(Field("paused", business(paused_total)))
     return [say(f"SLA for {ticket.key} ({ticket.priority}, {ctx.contract.name} contract, "
                 f"{ctx.calendar.timezone})", fields=tuple(fields), ticket_key=ticket.key)]
 

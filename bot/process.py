@@ -17,6 +17,7 @@ from bot.commands import Command
 from bot.config import METRICS, PRIORITIES, Target
 from bot.handlers import HANDLERS, Env, handler, load_ticket, public, say, store_public, triage
 from bot.identity import ensure_contact
+from bot.timelabels import hours
 from bot.types import Audience, Button, Field, Reply
 from bot.views import TYPE_NAMES
 from storage.models import Calendar, Contact, Contract, Customer, Person, SupportTeam, Ticket
@@ -247,7 +248,8 @@ def hours_text(hours: dict[str, list[str]]) -> str:
 
 
 def targets_text(target: Target) -> str:
-    return " · ".join(f"{m.replace('_', ' ')} {clocks.minutes_text(target.minutes(m) or 0)}" for m in METRICS)
+    figures = " · ".join(f"{m.replace('_', ' ')} {hours(target.minutes(m) or 0)}" for m in METRICS)
+    return f"{figures} (business time)"
 
 
 def sla_text(entry: dict[str, object]) -> str:

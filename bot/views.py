@@ -27,10 +27,12 @@ def when(moment: datetime | None, zone: str) -> str:
 
 
 def time_left(due: datetime | None, now: datetime) -> str:
+    """Wall time to a deadline, labelled so: business time is counted where a calendar is at hand."""
     if due is None:
         return "paused or met"
     minutes = (due - now).total_seconds() / 60
-    return f"{clocks.minutes_text(minutes)} left" if minutes >= 0 else f"{clocks.minutes_text(minutes)} late"
+    text = clocks.minutes_text(minutes)
+    return f"in {text} wall time" if minutes >= 0 else f"{text} overdue"
 
 
 def ticket_fields(ticket: Ticket, assignee: Person | None, zone: str, now: datetime,

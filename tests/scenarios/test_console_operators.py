@@ -106,3 +106,25 @@ async def test_show_offers_only_the_buttons_the_viewer_may_use(world: ConsoleWor
     shown = "\n".join(world.take())
     assert "[Assign: /helpdesk assign ACME-1" in shown and "[Resolve: /helpdesk resolve ACME-1" in shown
     assert "[Claim:" not in shown and "[Priority:" not in shown
+
+
+async def test_every_figure_names_its_clock_and_zone(world: ConsoleWorld) -> None:
+    customer = await world.person("customer:ACME")
+    await customer.say("Wiki is down")
+    olli = await world.person("consultant:olli")
+    await olli.say("/helpdesk claim ACME-1")
+    world.clock.advance(minutes=50)
+    world.take()
+    await olli.say("/helpdesk sla ACME-1")
+    sla = "\n".join(world.take())
+    # gold P3: 240 business minutes to a first response, 50 used
+    assert "first response: target 4h 00m business time · used 50m · 3h 10m business time left · " \
+           "due Mon 23 Nov 13:00 EET (Europe/Helsinki)" in sla, sla
+    assert "resolution: target 40h 00m business time" in sla  # not "1d 16h"
+    world.clock.advance(hours=6)  # 15:50 Helsinki: 10 business minutes left, the office closes at 16:00
+    await olli.say("/helpdesk queue")
+    queue = "\n".join(world.take())
+    assert "ACME-1" in queue and "business time late" in queue, queue
+    await olli.say("/helpdesk show ACME-1")
+    shown = "\n".join(world.take())
+    assert "First response due: Mon 23 Nov 13:00 EET (2h 50m overdue)" in shown, shown

@@ -320,8 +320,8 @@ async def test_customer_profile_shows_contract_calendar_targets_people_tickets_a
         "Contract: gold · warning at 75 % of a target",
         "Calendar: helsinki-office (Europe/Helsinki): mon-thu 08:00-16:00; fri 08:00-12:00, 13:00-16:00 · "
         "holidays 2026-12-24, 2026-12-25",
-        "P1 targets: first response 30m · next response 30m · resolution 4h 00m",
-        "P4 targets: first response 8h 00m",
+        "P1 targets: first response 30m · next response 30m · resolution 4h 00m (business time)",
+        "P4 targets: first response 8h 00m · next response 8h 00m · resolution 80h 00m (business time)",
         "Account manager: Maija (@maija)",
         "Support team: support: Olli, Sanna",
         "Contacts: ACME contact (console, notifications off)",
