@@ -13,6 +13,12 @@ if ! command -v chromium >/dev/null 2>&1; then
     || echo "could not install chromium: the browser test of the board will be skipped"
 fi
 
+# Teams cards are checked with Microsoft's Adaptive Cards library (npm), kept in .node/.
+if command -v npm >/dev/null 2>&1 && [ ! -d .node/node_modules/adaptivecards ]; then
+  npm install --prefix .node --no-audit --no-fund --silent adaptivecards@3.0.6 >/dev/null 2>&1 \
+    || echo "could not install the adaptivecards npm package: the card validation test will be skipped"
+fi
+
 bash scripts/postgres.sh start
 trap 'bash scripts/postgres.sh stop' EXIT
 # shellcheck disable=SC1091

@@ -297,7 +297,8 @@ def translate(activity: dict[str, Any], *, purpose: str | None = None,
         return None
     value = activity.get("value")
     if isinstance(value, dict) and isinstance(value.get("command"), str):
-        extra = value.get("input")
+        input_id = value.get("input_id")
+        extra = value.get(input_id if isinstance(input_id, str) and input_id.startswith("input") else "input")
         text = value["command"] + (f" {extra.strip()}" if isinstance(extra, str) and extra.strip() else "")
         return Invocation(event_id=event_id, actor=actor, place=place, text=text, source="button",
                           trigger_message_id=_str(activity.get("replyToId")))

@@ -3,8 +3,8 @@
 A reply with a title, fields or buttons becomes a card: the title and text as
 TextBlocks, fields as a FactSet, buttons as Action.Submit with data
 `{"command": ...}`. A button that needs a typed argument opens an Input.Text and
-its own submit (Action.ShowCard), so the submitted value is
-`{"command": "assign ACME-7", "input": "@olli"}`. Pure JSON: no SDK, no database.
+its own submit (Action.ShowCard); input ids are unique per card, so the submitted value is
+`{"command": "assign ACME-7", "input_id": "input2", "input2": "@olli"}`. Pure JSON: no SDK, no database.
 """
 
 from __future__ import annotations
@@ -35,10 +35,13 @@ def markdown(text: str) -> str:
     return _BARE_LINK.sub(r"\1", text)
 
 
-def _action(button: Button) -> dict[str, Any]:
+def _action(button: Button, index: int) -> dict[str, Any]:
     style = {"primary": "positive", "danger": "destructive"}.get(button.style or "")
     if button.needs_input:
-        submit: dict[str, Any] = {"type": "Action.Submit", "title": button.label, "data": {"command": button.command}}
+        # Ids are unique within a card (Adaptive Cards rejects duplicates); the submit names its own.
+        input_id = f"input{index}"
+        submit: dict[str, Any] = {"type": "Action.Submit", "title": button.label,
+                                  "data": {"command": button.command, "input_id": input_id}}
         if style:
             submit["style"] = style
         return {
@@ -46,7 +49,7 @@ def _action(button: Button) -> dict[str, Any]:
             "title": button.label,
             "card": {
                 "type": "AdaptiveCard",
-                "body": [{"type": "Input.Text", "id": "input", "label": button.needs_input,
+                "body": [{"type": "Input.Text", "id": input_id, "label": button.needs_input,
                           "placeholder": button.needs_input, "isRequired": True,
                           "errorMessage": f"{button.needs_input} is needed"}],
                 "actions": [submit],
@@ -72,7 +75,7 @@ def card(reply: Reply) -> dict[str, Any]:
     content: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": CARD_VERSION, "body": body,
                                "msteams": {"width": "Full"}}
     if reply.buttons:
-        content["actions"] = [_action(b) for b in reply.buttons]
+        content["actions"] = [_action(b, i) for i, b in enumerate(reply.buttons, start=1)]
     return content
 
 

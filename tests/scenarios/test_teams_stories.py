@@ -63,7 +63,7 @@ async def test_story_1_channel_post_becomes_a_ticket_with_thread_reply_and_triag
     assert buttons["Claim"] == {"type": "Action.Submit", "title": "Claim", "data": {"command": "claim ACME-1"},
                                 "style": "positive"}
     assert buttons["Assign"]["type"] == "Action.ShowCard"
-    assert buttons["Assign"]["card"]["actions"][0]["data"] == {"command": "assign ACME-1"}
+    assert buttons["Assign"]["card"]["actions"][0]["data"] == {"command": "assign ACME-1", "input_id": "input2"}
     assert "Our VPN drops" in triage.text
     # Nothing addressed to the customer's conversation other than the thread reply.
     assert [c.conversation for c in world.connector.calls if ACME in (c.conversation or "")] == [THREAD]

@@ -119,6 +119,10 @@ def test_card_submit_with_typed_input_appends_it() -> None:
     activity["value"] = {"command": "assign ACME-1", "input": "  @sanna "}
     inv = translate(activity, purpose="triage")
     assert isinstance(inv, Invocation) and inv.text == "assign ACME-1 @sanna"
+    # A card's inputs are merged into the submitted value: the submit names which one is its own.
+    activity["value"] = {"command": "assign ACME-1", "input_id": "input2", "input2": "@olli", "input3": "P1"}
+    inv = translate(activity, purpose="triage")
+    assert isinstance(inv, Invocation) and inv.text == "assign ACME-1 @olli"
 
 
 def test_triage_agent_commands_need_no_mention_but_chatter_is_not_a_command() -> None:

@@ -59,10 +59,22 @@ def test_card_has_title_text_facts_and_submit_actions() -> None:
     assert close["style"] == "destructive"
     assert assign["type"] == "Action.ShowCard" and assign["title"] == "Assign"
     [field] = assign["card"]["body"]
-    assert field["type"] == "Input.Text" and field["id"] == "input" and field["isRequired"]
+    assert field["type"] == "Input.Text" and field["id"] == "input2" and field["isRequired"]
     assert field["label"] == "Assign to (e.g. @olli)"
     [submit] = assign["card"]["actions"]
-    assert submit["type"] == "Action.Submit" and submit["data"] == {"command": "assign ACME-7"}
+    assert submit["type"] == "Action.Submit" and submit["data"] == {"command": "assign ACME-7", "input_id": "input2"}
+
+
+def test_every_input_id_in_a_card_is_unique() -> None:
+    from bot.views import agent_buttons
+
+    content = card(Reply("ACME-7", title="ACME-7: VPN down", buttons=agent_buttons("ACME-7")))
+    ids = [b["id"] for a in content["actions"] if a["type"] == "Action.ShowCard" for b in a["card"]["body"]]
+    assert len(ids) == 3 and len(set(ids)) == 3, ids
+    for action in content["actions"]:
+        if action["type"] == "Action.ShowCard":
+            [field], [submit] = action["card"]["body"], action["card"]["actions"]
+            assert submit["data"]["input_id"] == field["id"]
 
 
 def test_card_without_buttons_has_no_actions() -> None:
