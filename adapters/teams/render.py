@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.commandtext import render_commands
 from bot.types import Button, Destination, Reply
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.5"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 SUMMARY_LENGTH = 200
+TEAMS_PREFIX = "@Helpdesk"  # how a Teams user addresses the bot: by @mention, never a slash command
 
 _BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]*?\S)\*(?![*\w])")
 _LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
@@ -29,7 +31,8 @@ class InternalReplyRefused(ValueError):
 
 
 def markdown(text: str) -> str:
-    """The core's Slack-style emphasis and links in the markdown Teams understands."""
+    """The core's Slack-style emphasis, links and commands in the markdown and the syntax of Teams."""
+    text = render_commands(text, TEAMS_PREFIX)
     text = _BOLD.sub(r"**\1**", text)
     text = _LINK.sub(r"[\2](\1)", text)
     return _BARE_LINK.sub(r"\1", text)
@@ -90,7 +93,7 @@ def message(reply: Reply, destination: Destination) -> dict[str, Any]:
                                    "refused for a customer-visible conversation")
     if not needs_card(reply):
         return {"type": "message", "text": markdown(reply.text), "textFormat": "markdown"}
-    summary = reply.title or reply.text
+    summary = render_commands(reply.title or reply.text, TEAMS_PREFIX)
     return {
         "type": "message",
         "summary": summary if len(summary) <= SUMMARY_LENGTH else summary[: SUMMARY_LENGTH - 1] + "…",

@@ -145,7 +145,7 @@ async def test_story_9_misspelt_and_bad_input_change_nothing(world: TeamsWorld) 
     audit_before = await AuditEvent.all().count()
     world.connector.take()
     for text, expected in [
-        ("<at>Helpdesk</at> prioirty ACME-1 P1", "Did you mean `/helpdesk priority`?"),
+        ("<at>Helpdesk</at> prioirty ACME-1 P1", "Did you mean `@Helpdesk priority`?"),
         ("<at>Helpdesk</at> priority ACME-1 P9", "is not a priority"),
         ("<at>Helpdesk</at> priority ACME-99 P1", "no ticket ACME-99"),
         ("<at>Helpdesk</at> assign ACME-1 @nobody", "@nobody is not a consultant or lead"),
