@@ -29,6 +29,7 @@ from bot import (
     views,
 )
 from bot import tickets as svc
+from bot.access import how_to_get_access
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
 from bot.handlers import HANDLERS, Env
@@ -232,8 +233,9 @@ class Helpdesk:
     @staticmethod
     def _refusal(who: Who, reason: str, command: str) -> str:
         if who.role == "stranger":
-            return ("not allowed: chatdesk does not know you here. Consultants and leads are listed in the "
-                    "config; customers write in their organisation's channel.")
+            if command == "help":
+                return how_to_get_access(who)
+            return f"not allowed: {how_to_get_access(who)}"
         return f"not allowed: {reason or f'you cannot use {command}'}"
 
     async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool:

@@ -26,9 +26,10 @@ from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentit
 
 from adapters.teams import inbound, references, render
 from adapters.teams.sender import TeamsSender
+from bot.access import welcome
 from bot.core import Helpdesk
 from bot.identity import find_person
-from bot.types import Destination, IncomingMessage, Invocation, Platform, Reply
+from bot.types import Destination, IncomingMessage, Invocation, Place, Platform, Reply
 from storage import outbox
 from storage.models import ChannelBinding
 
@@ -142,6 +143,14 @@ class TeamsBot:
 
     async def _turn(self, context: TurnContext, activity: dict[str, Any]) -> None:
         await references.remember(activity, self.desk.clock.now())
+        if inbound.is_personal_install(activity):
+            # Someone added chatdesk to their own chat: a welcome card, or how to get access.
+            conv = inbound.conversation_of(activity)
+            place = Place(Platform.TEAMS, conv.tenant, conv.channel, None, is_direct=True)
+            reply = await welcome(inbound.actor_of(activity), place)
+            here = Destination(Platform.TEAMS, conv.tenant, conv.channel)
+            await context.send_activity(Activity().deserialize(render.message(reply, here)))
+            return
         if activity["type"] not in MESSAGE_TYPES:
             return
         conv = inbound.conversation_of(activity)

@@ -310,3 +310,10 @@ def translate(activity: dict[str, Any], *, purpose: str | None = None,
         return Invocation(event_id=event_id, actor=actor, place=place, text=text)
     return IncomingMessage(event_id=event_id, actor=actor, place=place, message_id=event_id, text=text,
                            files=files_of(activity), sent_at=_sent_at(activity), from_bot=is_from_bot(activity))
+
+
+def is_personal_install(activity: dict[str, Any]) -> bool:
+    """The app added to a person's own chat: installationUpdate `add` in a personal conversation."""
+    conversation = activity.get("conversation")
+    return (activity.get("type") == "installationUpdate" and str(activity.get("action", "")) == "add"
+            and isinstance(conversation, dict) and conversation.get("conversationType") == "personal")
