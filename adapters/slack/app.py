@@ -12,13 +12,14 @@ directly; everything else goes through the outbox and SlackSender.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -95,6 +96,7 @@ class SlackAdapter:
         if not settings.slack_bot_token:
             raise ValueError("SLACK_BOT_TOKEN is not set")
         self.desk = desk
+        self._after_ack: set[asyncio.Task[None]] = set()
         self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
                                      timeout=API_TIMEOUT)
         secret = settings.slack_signing_secret
@@ -167,7 +169,20 @@ class SlackAdapter:
         if self.client.session is None:
             self.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=API_TIMEOUT))
 
+    def after_ack(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` once the listener has returned: with process_before_response Slack gets its HTTP
+        answer only then, so a slow chat.postEphemeral or views.open must not stand in front of it."""
+        task = asyncio.create_task(work)
+        self._after_ack.add(task)
+        task.add_done_callback(self._after_ack.discard)
+
+    async def settled(self) -> None:
+        """Wait for the posts that follow acknowledgements (tests, and shutdown)."""
+        while self._after_ack:
+            await asyncio.gather(*list(self._after_ack), return_exceptions=True)
+
     async def close(self) -> None:
+        await self.settled()
         await self.files.close()
         session, self.client.session = self.client.session, None
         if session is not None:
@@ -232,7 +247,7 @@ class SlackAdapter:
             log.warning("ignored a malformed button press: %s", exc)
             return
         outcome = await self.desk.handle_invocation(inv)
-        await self.tell_caller(inv, outcome.replies, body.get("response_url"))
+        self.after_ack(self.tell_caller(inv, outcome.replies, body.get("response_url")))
 
     async def on_input_button(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -246,7 +261,8 @@ class SlackAdapter:
         prompt = render.prompt_for(action, message.get("blocks") or ())
         label = (action.get("text") or {}).get("text") or "chatdesk"
         meta = {"kind": "input", "command": inv.text, "channel": inv.place.channel, "thread": inv.place.thread}
-        await self._open(client, body, render.input_modal(label, prompt, meta), inv, body.get("response_url"))
+        self.after_ack(self._open(client, body, render.input_modal(label, prompt, meta), inv,
+                                  body.get("response_url")))
 
     async def on_create_ticket(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """"Create ticket" on a message. A top-level message in a customer channel that chatdesk has
@@ -260,20 +276,20 @@ class SlackAdapter:
                 outcome = await self.desk.handle_message(msg)
                 caller = inbound.shortcut_new(body)  # who used the shortcut, and where
                 if outcome.duplicate:
-                    await self.tell_caller(caller, [Reply("That message is already part of a ticket.")],
-                                           body.get("response_url"))
+                    self.after_ack(self.tell_caller(caller, [Reply("That message is already part of a ticket.")],
+                                                    body.get("response_url")))
                     return
                 if outcome.ticket_key:
                     text = f"Opened {outcome.ticket_key} from that message; chatdesk answered in its thread."
-                    await self.tell_caller(caller, [Reply(text, ticket_key=outcome.ticket_key)],
-                                           body.get("response_url"))
+                    self.after_ack(self.tell_caller(caller, [Reply(text, ticket_key=outcome.ticket_key)],
+                                                    body.get("response_url")))
                     return
             inv = inbound.shortcut_new(body)
         except PayloadError as exc:
             log.warning("ignored a malformed shortcut: %s", exc)
             return
         outcome = await self.desk.handle_invocation(inv)
-        await self.tell_caller(inv, outcome.replies, body.get("response_url"))
+        self.after_ack(self.tell_caller(inv, outcome.replies, body.get("response_url")))
 
     async def on_add_to_ticket(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -284,7 +300,7 @@ class SlackAdapter:
                 "text": message.get("text") or ""}
         view = render.input_modal("Add to ticket", "Ticket key (the message is added as an internal note)", meta,
                                   callback_id=render.ADD_TO_TICKET_VIEW, placeholder="ACME-7", submit="Add")
-        await self._open(client, body, view, None, body.get("response_url"))
+        self.after_ack(self._open(client, body, view, None, body.get("response_url")))
 
     async def on_input_submitted(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
@@ -315,7 +331,7 @@ class SlackAdapter:
             await ack(response_action="errors", errors={render.INPUT_BLOCK: "\n".join(problems)[:2000]})
             return
         await ack()
-        await self.tell_caller(inv, outcome.replies, None)
+        self.after_ack(self.tell_caller(inv, outcome.replies, None))
 
     # -- answering the caller ----------------------------------------------------------------
 

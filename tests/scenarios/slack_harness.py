@@ -20,7 +20,7 @@ import hmac
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +101,7 @@ class FakeSlackApi:
         self.socket_envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.socket_acks: list[dict[str, Any]] = []
         self.socket_connected = asyncio.Event()
+        self.gates: dict[str, asyncio.Event] = {}  # a method held until its gate is set
 
     @property
     def root(self) -> str:
@@ -137,6 +138,11 @@ class FakeSlackApi:
         """Answer the next `times` calls of `method` with this failure."""
         self.failures.setdefault(method, []).append(Failure(status, error, retry_after, times))
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Answer no `method` call until the returned event is set (a Web API that is slow to reply)."""
+        self.gates[method] = asyncio.Event()
+        return self.gates[method]
+
     def serve_file(self, path: str, data: bytes, content_type: str = "application/octet-stream",
                    delay: float = 0.0) -> None:
         """Serve /files-pri/<path> to the bot token."""
@@ -167,6 +173,9 @@ class FakeSlackApi:
             if isinstance(body.get(key), str):
                 with suppress(ValueError):
                     body[key] = json.loads(body[key])
+        gate = self.gates.get(method)
+        if gate is not None:
+            await gate.wait()
         call = ApiCall(method, body, request.headers.get("Authorization"))
         self.calls.append(call)
         queue = self.failures.get(method)
@@ -256,6 +265,8 @@ class SignedClient:
     def __init__(self, client: TestClient, secret: str = SIGNING_SECRET) -> None:
         self.client = client
         self.secret = secret
+        # Awaited after an interaction's response: the posts an adapter makes after acknowledging.
+        self.settle: Callable[[], Awaitable[None]] | None = None
 
     async def post(self, body: str, content_type: str, *, timestamp: int | None = None, secret: str | None = None,
                    retry_num: int | None = None, headers: dict[str, str] | None = None) -> Response:
@@ -282,9 +293,12 @@ class SignedClient:
         body = form if isinstance(form, str) else urlencode(form)
         return await self.post(body, "application/x-www-form-urlencoded", **kw)
 
-    async def interaction(self, payload: dict[str, Any], **kw: Any) -> Response:
+    async def interaction(self, payload: dict[str, Any], *, settle: bool = True, **kw: Any) -> Response:
         body = urlencode({"payload": json.dumps(payload)})
-        return await self.post(body, "application/x-www-form-urlencoded", **kw)
+        response = await self.post(body, "application/x-www-form-urlencoded", **kw)
+        if settle and self.settle is not None:
+            await self.settle()
+        return response
 
 
 @dataclass
@@ -305,6 +319,10 @@ class SlackWorld:
         self.http = SignedClient(client)
         self.app = app
         self.clock = clock
+        from adapters.slack.app import SLACK
+
+        if SLACK in app:
+            self.http.settle = app[SLACK].settled
 
     @property
     def sender(self) -> Any:
