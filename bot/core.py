@@ -34,6 +34,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
 from bot.handlers import HANDLERS, Env
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
+from bot.triage_threads import triage_thread
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from bot.views import triage_announcement
 from kb import service as kb_service
@@ -278,7 +279,9 @@ class Helpdesk:
                 return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
             bindings = await ChannelBinding.filter(purpose="triage")
             same = [b for b in bindings if b.platform == platform.value] or bindings
-            return [Destination(Platform(b.platform), b.tenant, b.channel) for b in same]
+            return [Destination(Platform(b.platform), b.tenant, b.channel,
+                                await triage_thread(ticket.key, b.platform, b.channel) if ticket else None)
+                    for b in same]
         if reply.audience == Audience.DM and reply.contact is not None:
             contact = await Contact.filter(id=reply.contact, erased_at__isnull=True).first()
             if contact is None:

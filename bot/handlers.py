@@ -221,7 +221,12 @@ async def _priority(env: Env, cmd: Command) -> list[Reply]:
     zone = await zone_of(ticket)
     due = f" Resolution due {when(ticket.resolution_due, zone)}." if ticket.resolution_due else ""
     text = f"{ticket.key} priority {old} → {ticket.priority}.{due}"
-    return [say(text), triage(ticket, f"{text} (by {env.who.name})")]
+    notice = triage(ticket, f"{text} (by {env.who.name})")
+    if (env.who.binding is not None and env.who.binding.purpose == "triage"
+            and env.who.place.platform == Platform.TEAMS):
+        # Teams cannot whisper: an answer in triage is a post, and the notice says the same, so it is posted once.
+        return [notice]
+    return [say(text), notice]
 
 
 @handler("rank")

@@ -15,6 +15,7 @@ import pytest
 from bot import reminders
 from bot.clock import FakeClock
 from chatdesk.server import DESK
+from storage.models import OutboxMessage
 from tests.scenarios.console_driver import ConsoleWorld
 from tests.scenarios.slack_harness import SlackWorld, slack_world
 
@@ -123,6 +124,10 @@ async def test_story_8_through_slack(slack: SlackWorld) -> None:
         assert len(posted) == 3 and set(by_channel) == {"C0ACME", "C0TRIAGE", "U0OLLI"}, posted
         assert by_channel["C0ACME"]["thread_ts"] == ROOT_TS
         assert by_channel["C0ACME"]["text"].startswith(in_thread)
-        assert "thread_ts" not in by_channel["C0TRIAGE"]
+        # In triage, the notice is a reply in the ticket's thread, under its announcement.
+        announcement = next(r for r in await OutboxMessage.filter(ticket_key="ACME-1", status="sent").order_by("id")
+                            if r.destination.get("channel") == "C0TRIAGE")
+        assert "thread_ts" not in slack.api.posts("C0TRIAGE")[0]
+        assert by_channel["C0TRIAGE"]["thread_ts"] == announcement.platform_message_id
         assert by_channel["C0TRIAGE"]["text"].startswith(internal)
         assert by_channel["U0OLLI"]["text"].startswith(internal)

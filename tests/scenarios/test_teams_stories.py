@@ -12,7 +12,7 @@ import pytest
 from bot.clock import FakeClock
 from chatdesk.server import DESK
 from kb.index import Suggestion
-from storage.models import AuditEvent, ConversationReference, Message, ProcessedEvent, Ticket
+from storage.models import AuditEvent, ConversationReference, Message, OutboxMessage, ProcessedEvent, Ticket
 from tests.scenarios.teams_harness import ACME, TENANT, TRIAGE, TeamsWorld
 
 ROOT = "1795417200123"  # the contact's top-level post in channel_message_top_level.json
@@ -104,14 +104,17 @@ async def test_story_3_only_a_lead_sets_priority(world: TeamsWorld) -> None:
     assert (unchanged.priority, unchanged.resolution_due) == ("P3", before.resolution_due)
 
     assert await world.post(world.activity("mention_command")) == 200
-    [answer] = world.connector.take()
-    assert answer.path == f"/v3/conversations/{TRIAGE};messageid=1795419000001/activities/1795419000001"
-    assert "ACME-1 priority P3 → P1" in answer.body["text"]
+    assert world.connector.take() == []  # in triage the notice is the answer: posted once, not twice
     after = await Ticket.get(key="ACME-1")
     assert after.priority == "P1" and after.resolution_due != before.resolution_due
     assert await AuditEvent.filter(ticket_id=after.id, action="priority").count() == 1
     await world.deliver()
-    assert any("priority P3 → P1" in c.text for c in world.connector.created())  # the triage notice
+    [notice] = [c for c in world.connector.posts() if "priority P3 → P1" in c.text]
+    # ... as a reply to the ticket's triage announcement, not a new top-level post.
+    announcement = next(r for r in await OutboxMessage.filter(ticket_key="ACME-1", status="sent").order_by("id")
+                        if r.destination.get("channel") == TRIAGE)
+    root = str(announcement.platform_message_id).split(";messageid=")[-1]
+    assert notice.conversation == f"{TRIAGE};messageid={root}"
     assert not world.connector.posts(THREAD)
 
 
@@ -185,7 +188,7 @@ async def test_card_buttons_claim_and_assign_with_typed_input(world: TeamsWorld)
 
 async def test_a_top_level_command_is_answered_in_its_own_thread(world: TeamsWorld) -> None:
     await open_ticket(world)
-    activity = world.activity("mention_command", id="1795419000999")
+    activity = world.activity("mention_command", id="1795419000999", text="<at>Helpdesk</at> show ACME-1")
     activity["conversation"]["id"] = TRIAGE  # no ;messageid=: the post is its own thread root
     assert await world.post(activity) == 200
     answer = world.connector.calls[-1]
