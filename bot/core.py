@@ -21,16 +21,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
-from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
-from bot import (
-    process,  # registers the process handlers (estimate, approve, handover, report, ...)
-    views,
-)
+from bot import process, views
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
-from bot.handlers import HANDLERS, Env
+from bot.handlers.base import Env
+from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from bot.views import triage_announcement

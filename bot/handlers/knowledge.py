@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from bot import tickets as svc
 from bot.commands import TICKET_KEY, Command
-from bot.handlers import Env, handler, load_ticket, say
+from bot.handlers.base import Env, Handlers, load_ticket, say
 from bot.types import Audience, Reply
 from kb import service as kb_service
 from storage.models import Message
 
+HANDLERS = Handlers()
 
-@handler("kb")
+
+@HANDLERS.command("kb")
 async def _kb(env: Env, cmd: Command) -> list[Reply]:
     words = (cmd.get("text") or "").strip()
     first, _, rest = words.partition(" ")
