@@ -28,6 +28,7 @@ from bot.commands import BY_NAME, ParseError, parse
 from bot.handlers.base import Env
 from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
+from bot.statuses import Role
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from bot.views import triage_announcement
 from kb import service as kb_service
@@ -175,14 +176,14 @@ class Helpdesk:
 
     async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
         platform = msg.place.platform.value
-        if who.role == "contact":
+        if who.role == Role.CONTACT:
             await ensure_contact(who, now)
         await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
                                 internal=False, now=now, files=msg.files)
         replies: list[Reply] = []
         if who.is_agent:
             await svc.on_agent_public_reply(ticket, who, now)
-        elif who.role == "contact":
+        elif who.role == Role.CONTACT:
             events = await svc.on_customer_message(ticket, who, now)
             if "resumed" in events and ticket.assignee_id:
                 person = await Person.get(id=ticket.assignee_id)
@@ -226,7 +227,7 @@ class Helpdesk:
 
     @staticmethod
     def _refusal(who: Who, reason: str, command: str) -> str:
-        if who.role == "stranger":
+        if who.role == Role.STRANGER:
             return ("not allowed: chatdesk does not know you here. Consultants and leads are listed in the "
                     "config; customers write in their organisation's channel.")
         return f"not allowed: {reason or f'you cannot use {command}'}"

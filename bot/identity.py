@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.statuses import AGENT_ROLES, Role
 from bot.types import Actor, Place, Platform
 from storage.models import ChannelBinding, Contact, Customer, Person
 
@@ -14,7 +15,7 @@ CONSOLE_TRIAGE = "triage"
 class Who:
     actor: Actor
     place: Place
-    role: str  # "lead" | "consultant" | "contact" | "stranger"
+    role: str  # a bot.statuses.Role
     person: Person | None = None
     contact: Contact | None = None
     customer: Customer | None = None  # the contact's customer, or the customer whose channel this is
@@ -22,7 +23,7 @@ class Who:
 
     @property
     def is_agent(self) -> bool:
-        return self.role in ("lead", "consultant")
+        return self.role in AGENT_ROLES
 
     @property
     def channel_label(self) -> str:
@@ -78,12 +79,12 @@ async def resolve(actor: Actor, place: Place, now_iso: str | None = None) -> Who
         contact = await Contact.filter(
             platform=actor.platform.value, tenant=actor.tenant, user_id=actor.user_id, customer_id=customer.id
         ).first()
-        return Who(actor, place, "contact", contact=contact, customer=customer, binding=binding)
+        return Who(actor, place, Role.CONTACT, contact=contact, customer=customer, binding=binding)
     # Elsewhere (a DM with the bot, say) a known contact keeps their role if they belong to one customer.
     contacts = await Contact.filter(platform=actor.platform.value, user_id=actor.user_id).prefetch_related("customer")
     if len({c.customer_id for c in contacts}) == 1:
-        return Who(actor, place, "contact", contact=contacts[0], customer=contacts[0].customer, binding=binding)
-    return Who(actor, place, "stranger", binding=binding)
+        return Who(actor, place, Role.CONTACT, contact=contacts[0], customer=contacts[0].customer, binding=binding)
+    return Who(actor, place, Role.STRANGER, binding=binding)
 
 
 async def ensure_contact(who: Who, now_iso: object) -> Contact:

@@ -17,31 +17,15 @@ from bot.attachments import keep_file
 from bot.config import Target
 from bot.identity import Who
 from bot.sla import Calendar
+from bot.statuses import AGENT_TRANSITIONS, DONE_STATUSES, OPEN_STATUSES, PAUSING_STATUSES
 from bot.types import FileRef
 from storage.models import Attachment, AuditEvent, Contract, Customer, Message, Person, Ticket
 from storage.models import Calendar as CalendarRow
 
-OPEN_STATUSES = ("new", "open", "in_progress", "waiting_on_customer", "awaiting_approval", "delivered_to_test",
-                 "in_production")
-DONE_STATUSES = ("resolved", "closed")
 APPROVAL_TYPES = ("change_request", "development")
 PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 TITLE_LENGTH = 120
 MESSAGE_LIMIT = 40_000
-
-# Status changes an agent may make with `/helpdesk status`; the approval and delivery
-# steps that belong to the customer (approve, reject, accept) are not in this table.
-AGENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "new": ("open", "in_progress", "waiting_on_customer", "resolved", "closed"),
-    "open": ("in_progress", "waiting_on_customer", "resolved", "closed"),
-    "in_progress": ("open", "waiting_on_customer", "delivered_to_test", "resolved", "closed"),
-    "waiting_on_customer": ("open", "in_progress", "resolved", "closed"),
-    "awaiting_approval": ("open", "closed"),
-    "delivered_to_test": ("in_progress", "closed"),
-    "in_production": ("in_progress", "resolved", "closed"),
-    "resolved": ("closed", "in_progress"),
-    "closed": ("in_progress",),
-}
 
 
 class Refusal(Exception):
@@ -205,8 +189,8 @@ async def change_status(ticket: Ticket, who: Who | None, status: str, now: datet
             raise Refusal(f"not allowed: {ticket.key} is a {ticket.type.replace('_', ' ')}; work starts after the "
                           f"customer approves an estimate (`/helpdesk estimate {ticket.key} 6h scope...`)")
     state = ticket.sla_state
-    was_paused = old in clocks.PAUSING_STATUSES
-    will_pause = status in clocks.PAUSING_STATUSES
+    was_paused = old in PAUSING_STATUSES
+    will_pause = status in PAUSING_STATUSES
     if will_pause and not was_paused:
         clocks.pause(state, now)
     elif was_paused and not will_pause:

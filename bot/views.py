@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import clocks
+from bot.statuses import status_label
 from bot.types import Audience, Button, Field, Reply
 from storage.models import Person, Ticket
 
@@ -36,7 +37,7 @@ def time_left(due: datetime | None, now: datetime) -> str:
 def ticket_fields(ticket: Ticket, assignee: Person | None, zone: str, now: datetime,
                   for_customer: bool) -> tuple[Field, ...]:
     fields = [
-        Field("Status", ticket.status.replace("_", " ")),
+        Field("Status", status_label(ticket.status)),
         Field("Type", TYPE_NAMES.get(ticket.type, ticket.type)),
         Field("Priority", ticket.priority),
         Field("Assignee", assignee.name if assignee else "unassigned"),

@@ -9,6 +9,7 @@ from bot import tickets as svc
 from bot.commands import PLATFORM_MENTION, Command
 from bot.handlers.base import Env, Handlers, say
 from bot.privacy import erase, export_data, pseudonym
+from bot.statuses import Role
 from bot.types import Audience, Reply
 from storage.models import Contact
 
@@ -40,15 +41,15 @@ async def _contact_from(env: Env, text: str | None) -> Contact:
 async def _privacy(env: Env, cmd: Command) -> list[Reply]:
     action, rest, who = cmd.get("action"), cmd.get("text"), env.who
     if action == "erase":
-        if who.role != "lead":
+        if who.role != Role.LEAD:
             raise svc.Refusal("not allowed: only a lead can erase a contact's data")
         contact = await _contact_from(env, rest)
         count = await erase(contact, who, env.now)
         return [say(f"Erased: the contact is now '{pseudonym(contact)}' in {count} messages and the audit trail.")]
     if action == "export":
-        if who.role == "contact":
+        if who.role == Role.CONTACT:
             subject = who.contact
-        elif who.role == "lead" and rest:
+        elif who.role == Role.LEAD and rest:
             subject = await _contact_from(env, rest)
         else:
             raise svc.Refusal("not allowed: contacts export their own data; a lead may export a named contact's")
@@ -58,7 +59,7 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
         blob = json.dumps(await export_data(contact), ensure_ascii=False, indent=1)
         parts = [blob[i:i + CHUNK] for i in range(0, len(blob), CHUNK)] or ["{}"]
         await svc.audit(None, who, "privacy_export", env.now, contact=contact.id)
-        replies = [say("Your data export is on its way by direct message." if who.role == "contact"
+        replies = [say("Your data export is on its way by direct message." if who.role == Role.CONTACT
                        else f"The export of contact:{contact.id} goes to them by direct message.")]
         for n, part in enumerate(parts, start=1):
             label = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
@@ -66,7 +67,7 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
                                  contact=contact.id, kind="export"))
         return replies
     # notifications on|off
-    if who.role != "contact" or who.contact is None:
+    if who.role != Role.CONTACT or who.contact is None:
         raise svc.Refusal("not allowed: notification consent is a contact's own setting")
     value = (rest or "").strip().lower()
     if value not in ("on", "off"):

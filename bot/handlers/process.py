@@ -10,6 +10,7 @@ from bot.config import METRICS, PRIORITIES, Target
 from bot.handlers.base import Env, Handlers, load_ticket, public, say, store_public, triage
 from bot.identity import ensure_contact
 from bot.process import dm, team_members
+from bot.statuses import Status, status_label
 from bot.types import Button, Field, Reply
 from bot.views import TYPE_NAMES
 from storage.models import Calendar, Contact, Contract, Person, SupportTeam, Ticket
@@ -77,8 +78,8 @@ async def _estimate(env: Env, cmd: Command) -> list[Reply]:
         raise svc.Refusal(f"not allowed: {ticket.key} is of type {TYPE_NAMES[ticket.type].lower()}; estimates are "
                           f"for change requests and development. Set the type first: "
                           f"`/helpdesk type {ticket.key} change_request`")
-    if ticket.status in (*svc.DONE_STATUSES, "delivered_to_test", "in_production"):
-        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}; an estimate comes before the work")
+    if ticket.status in (*svc.DONE_STATUSES, Status.DELIVERED_TO_TEST, Status.IN_PRODUCTION):
+        raise svc.Refusal(f"{ticket.key} is {status_label(ticket.status)}; an estimate comes before the work")
     minutes, scope = cmd.get("duration"), cmd.get("text")
     ticket.estimate_minutes, ticket.estimate_scope, ticket.approval = minutes, scope, "pending"
     size = clocks.minutes_text(minutes)
@@ -105,7 +106,7 @@ async def _customer_step(env: Env, cmd: Command, status: str, what: str) -> Tick
     """The ticket for a customer's approve/reject/accept, refused unless it waits for exactly that step."""
     ticket = await load_ticket(env, cmd.get("key"))  # another customer's contact learns nothing
     if ticket.status != status:
-        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}, not {status.replace('_', ' ')}; "
+        raise svc.Refusal(f"{ticket.key} is {status_label(ticket.status)}, not {status_label(status)}; "
                           f"there is nothing to {what}")
     await ensure_contact(env.who, env.now)
     return ticket
@@ -163,7 +164,7 @@ async def _rate(env: Env, cmd: Command) -> list[Reply]:
     if not 1 <= rating <= 5:
         raise svc.Refusal(f"rate from 1 to 5, e.g. `/helpdesk rate {ticket.key} 5`")
     if ticket.status not in svc.DONE_STATUSES:
-        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}; you can rate it once it is resolved")
+        raise svc.Refusal(f"{ticket.key} is {status_label(ticket.status)}; you can rate it once it is resolved")
     await ensure_contact(env.who, env.now)
     old, ticket.csat = ticket.csat, rating
     await svc.audit(ticket, env.who, "rating", env.now, **{"from": old, "to": rating})
@@ -239,7 +240,7 @@ async def _customer(env: Env, cmd: Command) -> list[Reply]:
         Field("Contacts", "; ".join(f"{c.display_name or c.user_id} ({c.platform}, notifications "
                                     f"{'on' if c.notifications else 'off'})" for c in contacts) or "none yet"),
         Field("Open tickets", f"{len(open_tickets)}" + (": " + ", ".join(
-            f"{t.key} ({t.status.replace('_', ' ')})" for t in open_tickets[:PROFILE_TICKETS]) if open_tickets
+            f"{t.key} ({status_label(t.status)})" for t in open_tickets[:PROFILE_TICKETS]) if open_tickets
             else "") + (f" and {len(open_tickets) - PROFILE_TICKETS} more"
                         if len(open_tickets) > PROFILE_TICKETS else "")),
         Field(f"SLA {period.first} – {period.last}", sla_text(entry)),

@@ -9,6 +9,7 @@ from bot.commands import Command, help_text
 from bot.handlers.base import Env, Handlers, load_ticket, person_for, public, say, store_public, triage, zone_of
 from bot.identity import ensure_contact
 from bot.process import delivery_card, route_new_ticket
+from bot.statuses import PAUSING_STATUSES, REACHED_ONLY_BY, Role, Status, status_label
 from bot.types import Audience, Button, Field, Platform, Reply
 from bot.views import (
     MAX_SUGGESTIONS,
@@ -28,7 +29,7 @@ HANDLERS = Handlers()
 
 @HANDLERS.command("help")
 async def _help(env: Env, cmd: Command) -> list[Reply]:
-    role = None if env.who.role == "stranger" else env.who.role
+    role = None if env.who.role == Role.STRANGER else env.who.role
     return [say(help_text(cmd.get("topic"), role))]
 
 
@@ -45,7 +46,7 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
         customer = who.customer
     if customer is None:
         raise svc.Refusal("name the customer: `/helpdesk new ACME <what is wrong>`")
-    if who.role == "contact":
+    if who.role == Role.CONTACT:
         await ensure_contact(who, env.now)
     platform, tenant, channel = await _customer_channel(env, customer)
     ticket = await svc.create_ticket(who, customer, text, env.now, platform=platform, tenant=tenant,
@@ -86,13 +87,13 @@ async def _show(env: Env, cmd: Command) -> list[Reply]:
 @HANDLERS.command("queue")
 async def _queue(env: Env, cmd: Command) -> list[Reply]:
     who = env.who
-    if who.role == "contact":
+    if who.role == Role.CONTACT:
         assert who.customer is not None
         rows = await Ticket.filter(customer_id=who.customer.id, status__in=svc.OPEN_STATUSES).order_by("number")
         if not rows:
             return [say(f"{who.customer.name} has no open tickets.")]
         lines = [f"Open tickets of {who.customer.name}:"]
-        lines += [f"• {t.key} {t.title} ({t.status.replace('_', ' ')})" for t in rows]
+        lines += [f"• {t.key} {t.title} ({status_label(t.status)})" for t in rows]
         return [say("\n".join(lines))]
     person = await person_for(env, cmd.get("person")) if cmd.get("person") else who.person
     assert person is not None
@@ -103,8 +104,8 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
     for i, t in enumerate(tickets, start=1):
         if t.escalation_at:
             left = time_left(t.escalation_at, env.now)
-        elif t.status in clocks.PAUSING_STATUSES:
-            left = f"SLA paused ({t.status.replace('_', ' ')})"
+        elif t.status in PAUSING_STATUSES:
+            left = f"SLA paused ({status_label(t.status)})"
         else:
             left = "no SLA clock running"
         rank = f"#{t.rank}" if t.rank else "unranked"
@@ -173,14 +174,13 @@ async def _status(env: Env, cmd: Command) -> list[Reply]:
     status = cmd.get("status")
     if status == "resolved":
         raise svc.Refusal(f"resolve with a resolution the customer sees: `/helpdesk resolve {ticket.key} <text>`")
-    if status in ("awaiting_approval", "in_production"):
-        how = "send an estimate (`/helpdesk estimate`)" if status == "awaiting_approval" else "the customer accepts"
-        raise svc.Refusal(f"not allowed: {status.replace('_', ' ')} is reached when {how}")
+    if status in REACHED_ONLY_BY:
+        raise svc.Refusal(f"not allowed: {status_label(status)} is reached when {REACHED_ONLY_BY[status]}")
     old = ticket.status
     await svc.change_status(ticket, env.who, status, env.now, check=True)
     await svc.save(ticket, env.now)
-    replies = [say(f"{ticket.key} {old.replace('_', ' ')} → {status.replace('_', ' ')}.")]
-    if status == "delivered_to_test" and old != status:
+    replies = [say(f"{ticket.key} {status_label(old)} → {status_label(status)}.")]
+    if status == Status.DELIVERED_TO_TEST and old != status:
         replies.append(delivery_card(ticket, env.who.name))  # the customer is asked to accept
     return replies
 
@@ -259,7 +259,7 @@ async def _close(env: Env, cmd: Command) -> list[Reply]:
 async def _reopen(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     if ticket.status not in svc.DONE_STATUSES:
-        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}, not resolved or closed")
+        raise svc.Refusal(f"{ticket.key} is {status_label(ticket.status)}, not resolved or closed")
     await svc.change_status(ticket, env.who, "in_progress", env.now, reason=cmd.get("text"))
     await svc.save(ticket, env.now)
     reason = f": {cmd.get('text')}" if cmd.get("text") else ""
