@@ -233,8 +233,6 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     await store_public(env, ticket, text)
     if ticket.first_response_at is None or ticket.sla_state.get("next_response_start"):
         await svc.on_agent_public_reply(ticket, env.who, env.now)
-    clocks.record(ticket.sla_state, "resolution",
-                  met=ticket.resolution_due is None or env.now <= ticket.resolution_due)
     await svc.change_status(ticket, env.who, "resolved", env.now, reason=text)
     await svc.save(ticket, env.now)
     rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
