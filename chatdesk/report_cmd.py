@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bot.clock import Clock, SystemClock
 from bot.config import METRICS
-from storage.reports import CSV_COLUMNS, ReportError, build_report, csv_row, period_for
+from bot.reports import CSV_COLUMNS, ReportError, build_report, csv_row, period_for
 
 FORMATS = ("table", "csv", "json")
 clock: Clock = SystemClock()  # "today" and overdue clocks; tests put a fake clock here

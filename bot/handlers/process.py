@@ -10,11 +10,11 @@ from bot.config import METRICS, PRIORITIES, Target
 from bot.handlers.base import Env, Handlers, load_ticket, public, say, store_public, triage
 from bot.identity import ensure_contact
 from bot.process import dm, team_members
+from bot.reports import ReportError, build_report, customer_by_key, period_for
 from bot.statuses import Status, status_label
 from bot.types import Button, Field, Reply
 from bot.views import TYPE_NAMES
 from storage.models import Calendar, Contact, Contract, Person, SupportTeam, Ticket
-from storage.reports import ReportError, build_report, customer_by_key, period_for
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PROFILE_TICKETS = 10  # open tickets listed by key in a customer profile
