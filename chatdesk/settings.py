@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.slack.config import SlackConfig
+from adapters.teams.config import TeamsConfig
 from bot.config import ConfigError, OrgConfig, load_config
 from storage.db import DEFAULT_DATABASE_URL
 
@@ -29,7 +31,17 @@ class Settings:
 
     @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token and self.slack_signing_secret)
+        return self.slack().http_enabled
+
+    def slack(self) -> SlackConfig:
+        """The Slack adapter's part of the settings."""
+        return SlackConfig(bot_token=self.slack_bot_token, signing_secret=self.slack_signing_secret,
+                           app_token=self.slack_app_token, api_url=self.slack_api_url)
+
+    def teams(self) -> TeamsConfig:
+        """The Teams adapter's part of the settings."""
+        return TeamsConfig(app_id=self.microsoft_app_id, app_password=self.microsoft_app_password,
+                           tenant_id=self.microsoft_app_tenant_id)
 
     def org_config(self) -> OrgConfig | None:
         return load_config(self.config_path) if self.config_path else None
