@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -88,6 +89,14 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _form_is_utf8(body: str) -> bool:
+    try:
+        parse_qsl(body, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class SlackAdapter:
     """One bolt AsyncApp with chatdesk's listeners, the outbox sender and the file fetcher."""
 
@@ -134,6 +143,11 @@ class SlackAdapter:
             if not self._signed_bytes(raw, request.headers):
                 return web.json_response({"error": "invalid request"}, status=401)
             return web.json_response({"error": "the body is not UTF-8"}, status=400)
+        if request.content_type == "application/x-www-form-urlencoded" and not _form_is_utf8(body):
+            # Percent-escapes that decode to something other than UTF-8 (bolt would read them as U+FFFD).
+            if not self._signed_bytes(raw, request.headers):
+                return web.json_response({"error": "invalid request"}, status=401)
+            return web.json_response({"error": "a form value is not UTF-8"}, status=400)
         try:
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
         except Exception:
