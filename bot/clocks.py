@@ -103,7 +103,6 @@ def view(state: dict[str, Any], cal: Calendar, target: Target, warn_fraction: fl
 
 # -- notices: a warning at warn_at and a breach at the deadline, once per deadline ------------------
 
-NOTICE_KINDS = ("warning", "breach")
 NoticeKey = tuple[str, str, datetime]  # (metric, kind, deadline in UTC): the SlaNotice unique key per ticket
 
 

@@ -29,7 +29,7 @@ from bot.handlers.base import Env
 from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.statuses import Role
-from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
+from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply, delivery_key
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
@@ -235,10 +235,8 @@ class Helpdesk:
     async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool:
         if not event_id:
             return True
-        # Qualified by channel: Teams activity ids are unique only within a conversation.
-        key = f"{channel}|{event_id}"[-255:]
         _, created = await ProcessedEvent.get_or_create(
-            platform=platform.value, event_id=key, defaults={"created_at": self.clock.now()}
+            platform=platform.value, event_id=delivery_key(channel, event_id), defaults={"created_at": self.clock.now()}
         )
         return created
 

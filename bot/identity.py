@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.statuses import AGENT_ROLES, Role
 from bot.types import Actor, Place, Platform
@@ -67,7 +68,7 @@ async def find_binding(place: Place) -> ChannelBinding | None:
     return await ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first()
 
 
-async def resolve(actor: Actor, place: Place, now_iso: str | None = None) -> Who:
+async def resolve(actor: Actor, place: Place) -> Who:
     person = await find_person(actor.platform, actor.user_id, actor.aad_object_id)
     binding = None if place.is_direct else await find_binding(place)
     customer = None
@@ -87,7 +88,7 @@ async def resolve(actor: Actor, place: Place, now_iso: str | None = None) -> Who
     return Who(actor, place, Role.STRANGER, binding=binding)
 
 
-async def ensure_contact(who: Who, now_iso: object) -> Contact:
+async def ensure_contact(who: Who, now: datetime) -> Contact:
     """The contact row for a customer's person, created on their first message."""
     assert who.customer is not None
     if who.contact is None:
@@ -96,7 +97,7 @@ async def ensure_contact(who: Who, now_iso: object) -> Contact:
             tenant=who.actor.tenant,
             user_id=who.actor.user_id,
             customer_id=who.customer.id,
-            defaults={"display_name": who.actor.display_name, "created_at": now_iso},
+            defaults={"display_name": who.actor.display_name, "created_at": now},
         )
         who.contact = contact
     return who.contact

@@ -8,7 +8,7 @@ the core, so the core never knows which chat it is in.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -162,6 +162,12 @@ class Destination:
         return cls(**{**data, "platform": Platform(data["platform"])})
 
 
+def delivery_key(channel: str, event_id: str) -> str:
+    """A delivered event's identity, qualified by channel: Teams activity ids are unique only within a
+    conversation. The inbox and the processed-event rows both use it."""
+    return f"{channel}|{event_id}"[-255:]
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a handled event gives back to the adapter: replies for the caller now, the rest queued."""
@@ -170,4 +176,3 @@ class Outcome:
     queued: int = 0
     duplicate: bool = False
     ticket_key: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

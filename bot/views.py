@@ -20,11 +20,14 @@ TYPE_NAMES = {
 }
 
 
-def when(moment: datetime | None, zone: str) -> str:
+def when(moment: datetime | None, zone: str, now: datetime | None = None) -> str:
+    """`Tue 24 Nov 14:30 EET`; with `now`, just `14:30 EET` on the same local day as now."""
     if moment is None:
         return "—"
-    local = moment.astimezone(ZoneInfo(zone))
-    return local.strftime("%a %d %b %H:%M ") + local.tzname()  # type: ignore[operator]
+    tz = ZoneInfo(zone)
+    local = moment.astimezone(tz)
+    text = f"{local:%H:%M} {local.tzname()}"
+    return text if now is not None and local.date() == now.astimezone(tz).date() else f"{local:%a %d %b} {text}"
 
 
 def time_left(due: datetime | None, now: datetime) -> str:

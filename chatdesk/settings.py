@@ -1,4 +1,4 @@
-"""One typed settings object from the environment (DESIGN.md section 3), validated at start-up."""
+"""One typed settings object from the environment (the README's Environment table), validated at start-up."""
 
 from __future__ import annotations
 

@@ -30,8 +30,9 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.types import Actor, FileRef, IncomingMessage, Outcome, Place, Platform
+from bot.types import Actor, FileRef, IncomingMessage, Outcome, Place, Platform, delivery_key
 from storage.models import InboxEvent
+from storage.retry import backoff
 
 log = logging.getLogger("chatdesk.inbox")
 
@@ -68,8 +69,7 @@ def deserialise(text: str) -> IncomingMessage:
 
 def inbox_key(msg: IncomingMessage) -> str:
     """The same key the ProcessedEvent row gets; a message without an event id is never a duplicate."""
-    event_id = msg.event_id or f"~{uuid.uuid4().hex}"
-    return f"{msg.place.channel}|{event_id}"[-255:]
+    return delivery_key(msg.place.channel, msg.event_id or f"~{uuid.uuid4().hex}")
 
 
 class Inbox:
@@ -206,7 +206,7 @@ async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, 
             log.exception("inbox %s: handling failed", row.id)
             row.attempts += 1
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            row.next_attempt_at = now + timedelta(seconds=min(600.0, 2.0 ** (row.attempts - 1)))
+            row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, jitter=False))
             if row.attempts >= MAX_ATTEMPTS:
                 row.status = "failed"
                 log.error("inbox %s failed for good after %s attempts", row.id, row.attempts)

@@ -11,12 +11,12 @@ from bot.handlers.base import Env, Handlers, load_ticket, public, say, store_pub
 from bot.identity import ensure_contact
 from bot.process import dm, team_members
 from bot.reports import ReportError, build_report, customer_by_key, period_for
+from bot.sla import WEEKDAYS
 from bot.statuses import Status, status_label
 from bot.types import Button, Field, Reply
 from bot.views import TYPE_NAMES
 from storage.models import Calendar, Contact, Contract, Person, SupportTeam, Ticket
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PROFILE_TICKETS = 10  # open tickets listed by key in a customer profile
 
 HANDLERS = Handlers()

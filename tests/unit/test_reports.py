@@ -1,4 +1,4 @@
-"""The report (DESIGN.md section 5) on a small hand-built history played on a fake clock:
+"""The report on a small hand-built history played on a fake clock:
 JSON numbers, CSV and table output, and `chatdesk report`'s refusals of bad input."""
 
 from __future__ import annotations
