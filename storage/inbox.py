@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +28,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.types import Actor, FileRef, IncomingMessage, Outcome, Place, Platform, delivery_key
+from bot.types import IncomingMessage, Outcome, adapter, delivery_key
 from storage.models import InboxEvent
 from storage.retry import backoff
 
@@ -44,27 +42,11 @@ INGEST_SHARE = 3.0  # while busy, the worker rests this many times as long as a 
 
 
 def serialise(msg: IncomingMessage) -> str:
-    data = asdict(msg)
-    data["sent_at"] = msg.sent_at.isoformat() if msg.sent_at else None
-    return json.dumps(data, separators=(",", ":"))
+    return adapter(IncomingMessage).dump_json(msg).decode()
 
 
 def deserialise(text: str) -> IncomingMessage:
-    data = json.loads(text)
-    actor = data["actor"]
-    place = data["place"]
-    return IncomingMessage(
-        event_id=data["event_id"],
-        actor=Actor(**{**actor, "platform": Platform(actor["platform"])}),
-        place=Place(**{**place, "platform": Platform(place["platform"])}),
-        message_id=data["message_id"],
-        text=data["text"],
-        files=tuple(FileRef(**f) for f in data.get("files", ())),
-        sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
-        edited=bool(data.get("edited")),
-        deleted=bool(data.get("deleted")),
-        from_bot=bool(data.get("from_bot")),
-    )
+    return adapter(IncomingMessage).validate_json(text)
 
 
 def inbox_key(msg: IncomingMessage) -> str:
