@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import clocks
 from bot.sla import Calendar, _day_intervals, business_minutes_between
-from bot.tickets import OPEN_STATUSES, PRIORITY_ORDER
+from bot.statuses import OPEN_STATUSES, PAUSING_STATUSES
+from bot.tickets import PRIORITY_ORDER
 from storage.board_rows import open_ticket_rows
 from storage.models import Calendar as CalendarRow
 from storage.models import Contract, Customer, Person, Ticket
@@ -105,7 +105,7 @@ class Org:
 def place(entry: Entry, now: datetime, now_mark: float) -> Placed:
     row = entry.row
     due = row["escalation_at"]
-    if row["status"] in clocks.PAUSING_STATUSES:
+    if row["status"] in PAUSING_STATUSES:
         return Placed(entry, "paused", None)
     if due is None or entry.due_mark is None:
         return Placed(entry, "none", None)
@@ -150,7 +150,7 @@ class BoardState:
         due = row["escalation_at"]
         priority = PRIORITY_ORDER.get(row["priority"], 9)
         entry.due_mark = None
-        if due is not None and row["status"] not in clocks.PAUSING_STATUSES:
+        if due is not None and row["status"] not in PAUSING_STATUSES:
             entry.due_mark = self.lines[entry.calendar].at(due)
         who = row["assignee_id"]
         bucket: tuple[Any, ...]

@@ -29,6 +29,7 @@ from adapters.slack import links as slack_links
 from adapters.teams import links as teams_links
 from bot.board import BoardState, Placed
 from bot.clock import Clock
+from bot.statuses import status_label
 from bot.views import TYPE_NAMES, when
 from chatdesk.settings import Settings
 
@@ -165,10 +166,6 @@ def card_json(p: Placed, customers: dict[int, dict[str, Any]], zone: str) -> dic
         "left_business_minutes": round(p.left, 1) if p.left is not None else None,
         "urgency": p.urgency, "link": thread_link(row), "id": row["id"],
     }
-
-
-def status_label(status: str) -> str:
-    return status.replace("_", " ")
 
 
 def default_zone(board: LiveBoard) -> str:

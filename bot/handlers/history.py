@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.commands import Command
-from bot.handlers import Env, handler, load_ticket, say
+from bot.handlers.base import Env, Handlers, load_ticket, say
 from bot.types import Reply
 from bot.views import when
 from storage.models import Calendar as CalendarRow
 from storage.models import Contract, Customer, Message, Ticket
 
+HANDLERS = Handlers()
 MAX_SHOWN = 50  # the latest messages; a chat post has to stay readable
 MAX_CHARS = 600  # of one message
 
@@ -55,7 +56,7 @@ def stamp(moment: datetime, zone: str) -> str:
     return when(moment, zone)
 
 
-@handler("history")
+@HANDLERS.command("history")
 async def _history(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     agent = env.who.is_agent
