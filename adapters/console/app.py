@@ -16,11 +16,14 @@ from dataclasses import dataclass
 
 from adapters.console.render import render
 from bot.core import Helpdesk
+from bot.handlers import history
 from bot.identity import CONSOLE_TRIAGE
 from bot.statuses import CONSOLE_ROLES
 from bot.types import Actor, Destination, IncomingMessage, Invocation, Place, Platform, Reply
 from storage import outbox
 from storage.models import Customer, Person, Ticket
+
+RECENT = 10  # messages shown on entering a thread
 
 HELP = """Console commands:
   <text>             post a message (as a customer: a new thread = a new ticket; in a thread: a reply)
@@ -50,12 +53,16 @@ class Identity:
 
 
 class ConsoleSender:
-    """Delivers the console's queued posts by printing them where they would appear."""
+    """Delivers the console's queued posts by printing them where they would appear; with `sees`,
+    only those the person at the console would see in chat."""
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str], None], sees: Callable[[Destination], bool] | None = None) -> None:
         self.write = write
+        self.sees = sees
 
     async def send(self, destination: Destination, reply: Reply) -> str | None:
+        if self.sees is not None and not self.sees(destination):
+            return f"c{uuid.uuid4().hex[:16]}"  # delivered where this person is not: nothing to print
         if destination.user:
             where = f"DM to {destination.user}"
         elif destination.channel == CONSOLE_TRIAGE:
@@ -71,10 +78,13 @@ class ConsoleSender:
 
 
 class ConsoleSession:
-    def __init__(self, desk: Helpdesk, identity: Identity, write: Callable[[str], None] = print) -> None:
+    def __init__(self, desk: Helpdesk, identity: Identity, write: Callable[[str], None] = print, *,
+                 only_mine: bool = False) -> None:
+        """`only_mine`: print only what this person would see in chat (the `chatdesk console` view;
+        the test driver plays several people and reads everything)."""
         self.desk = desk
         self.write = write
-        self.sender = ConsoleSender(write)
+        self.sender = ConsoleSender(write, self.sees if only_mine else None)
         self.identity = identity
         self.channel = CONSOLE_TRIAGE
         self.thread: str | None = None
@@ -82,6 +92,23 @@ class ConsoleSession:
 
     async def start(self) -> None:
         await self.become(self.identity)
+
+    def sees(self, destination: Destination) -> bool:
+        """A contact sees their organisation's channel and their own DMs; an agent sees the customer
+        channels, triage and their own DMs; nobody sees another person's DMs."""
+        if destination.user:
+            return destination.user == self.actor.user_id
+        if self.identity.role == "customer":
+            return destination.channel == self.identity.name
+        return True
+
+    async def skip_backlog(self) -> int:
+        """Posts queued before this session started are not replayed: they were meant for then."""
+        quiet = ConsoleSender(lambda _line: None)
+        skipped = 0
+        while n := await outbox.deliver_due({"console": quiet}, self.desk.clock.now()):
+            skipped += n
+        return skipped
 
     async def become(self, identity: Identity) -> None:
         if identity.role == "customer":
@@ -157,9 +184,21 @@ class ConsoleSession:
                 self.write(f"no ticket {rest.strip()!r}")
             else:
                 self.channel, self.thread, self.thread_key = ticket.channel, ticket.thread, ticket.key
+                await self._recent(ticket)
         else:
             self.write(f"unknown console command {word!r}; :help lists them")
         return True
+
+    async def _recent(self, ticket: Ticket) -> None:
+        """Entering a thread shows its last messages, as this person may read them."""
+        agent = self.identity.role != "customer"
+        messages = await history.conversation(ticket, internal=agent)
+        if not messages:
+            return
+        zone = await history.zone_name(ticket)
+        shown = history.lines(messages, zone, limit=RECENT)
+        self.write(f"[#{ticket.channel} › {ticket.key}] the last {min(RECENT, len(messages))} messages "
+                   f"(times in {zone}):\n  " + "\n  ".join(shown))
 
     async def _command(self, text: str) -> None:
         inv = Invocation(event_id=f"console-{uuid.uuid4().hex}", actor=self.actor, place=self.place, text=text)
@@ -182,8 +221,9 @@ class ConsoleSession:
 
 async def run_console(desk: Helpdesk, identity: Identity, lines: Callable[[str], str | None] | None = None) -> None:
     """Read lines until end of input (or :quit), interactive when stdin is a terminal."""
-    session = ConsoleSession(desk, identity)
+    session = ConsoleSession(desk, identity, only_mine=True)
     await session.start()
+    await session.skip_backlog()
     interactive = sys.stdin.isatty() and lines is None
     if interactive:
         session.write("chatdesk console — :help for console commands, /helpdesk help for helpdesk commands")

@@ -128,3 +128,39 @@ async def test_every_figure_names_its_clock_and_zone(world: ConsoleWorld) -> Non
     await olli.say("/helpdesk show ACME-1")
     shown = "\n".join(world.take())
     assert "First response due: Mon 23 Nov 13:00 EET (2h 50m overdue)" in shown, shown
+
+
+async def test_the_console_shows_a_person_only_what_they_would_see_and_replays_nothing(world: ConsoleWorld) -> None:
+    from adapters.console.app import ConsoleSession, Identity
+
+    mine: list[str] = []
+    customer = ConsoleSession(world.desk, Identity.parse("customer:ACME"), write=mine.append, only_mine=True)
+    await customer.start()
+    await customer.handle_line("The VPN is down")
+    assert any(line.startswith("[#ACME › ACME-1]") for line in mine), mine
+    assert not any(line.startswith(("[#triage]", "[DM to")) for line in mine), mine
+
+    olli = await world.person("consultant:olli")
+    await olli.session._command("claim ACME-1")  # queues a triage notice, not yet printed anywhere
+    lead_seen: list[str] = []
+    lead = ConsoleSession(world.desk, Identity.parse("lead:maija"), write=lead_seen.append, only_mine=True)
+    await lead.start()
+    assert await lead.skip_backlog() >= 1  # the notice was queued before Maija opened her console
+    await lead.handle_line("/helpdesk show ACME-1")
+    assert len(lead_seen) == 1 and lead_seen[0].startswith("[only you]"), lead_seen
+
+
+async def test_entering_a_thread_shows_its_recent_conversation(world: ConsoleWorld) -> None:
+    customer = await world.person("customer:ACME")
+    await customer.say("Printer jams on page two")
+    olli = await world.person("consultant:olli")
+    await olli.say("/helpdesk note ACME-1 tray 2 is worn")
+    world.take()
+    await olli.say(":thread ACME-1")
+    agent = "\n".join(world.take())
+    assert "the last 2 messages (times in Europe/Helsinki)" in agent
+    assert "Printer jams on page two" in agent and "[internal note]: tray 2 is worn" in agent
+    await customer.say(":top")
+    await customer.say(":thread ACME-1")
+    own = "\n".join(world.take())
+    assert "Printer jams on page two" in own and "tray 2" not in own
