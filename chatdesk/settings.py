@@ -25,6 +25,8 @@ class Settings:
     microsoft_app_id: str = ""
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
+    teams_emulator: bool = False  # CHATDESK_TEAMS_EMULATOR=1: unauthenticated Teams activities, loopback only
+    host: str = "0.0.0.0"
     port: int = 3000
 
     @property
@@ -59,6 +61,9 @@ class Settings:
         ):
             missing = "SLACK_SIGNING_SECRET" if env.get("SLACK_BOT_TOKEN") else "SLACK_BOT_TOKEN"
             raise SettingsError(f"{missing}: Slack over HTTP needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        emulator_text = env.get("CHATDESK_TEAMS_EMULATOR", "").strip().lower()
+        if emulator_text not in ("", "0", "1", "true", "false", "yes", "no"):
+            raise SettingsError(f"CHATDESK_TEAMS_EMULATOR: {emulator_text!r} is not 1 or 0")
         api = env.get("SLACK_API_URL") or "https://slack.com/api/"
         if not api.endswith("/"):
             api += "/"
@@ -68,7 +73,8 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None, slack_api_url=api,
             microsoft_app_id=env.get("MICROSOFT_APP_ID", ""),
             microsoft_app_password=env.get("MICROSOFT_APP_PASSWORD", ""),
-            microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID", ""), port=port,
+            microsoft_app_tenant_id=env.get("MICROSOFT_APP_TENANT_ID", ""),
+            teams_emulator=emulator_text in ("1", "true", "yes"), port=port,
         )
 
 
