@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
+from bot.statuses import AGENT_ROLES, Role
 from bot.types import Actor, Place, Platform
 from storage.models import ChannelBinding, Contact, Customer, Person
 
@@ -17,7 +19,7 @@ log = logging.getLogger("chatdesk.identity")
 class Who:
     actor: Actor
     place: Place
-    role: str  # "lead" | "consultant" | "contact" | "stranger"
+    role: str  # a bot.statuses.Role
     person: Person | None = None
     contact: Contact | None = None
     customer: Customer | None = None  # the contact's customer, or the customer whose channel this is
@@ -25,7 +27,7 @@ class Who:
 
     @property
     def is_agent(self) -> bool:
-        return self.role in ("lead", "consultant")
+        return self.role in AGENT_ROLES
 
     @property
     def channel_label(self) -> str:
@@ -97,7 +99,7 @@ async def resolve(actor: Actor, place: Place) -> Who:
     if binding is not None and not binding_admits(binding, place):
         log.warning("ignored a %s activity for channel %s from tenant %s: the channel belongs to tenant %s",
                     place.platform.value, place.channel, place.tenant, binding.tenant)
-        return Who(actor, place, "stranger")
+        return Who(actor, place, Role.STRANGER)
     customer = None
     if binding is not None and binding.purpose == "customer" and binding.customer_id is not None:
         customer = await Customer.get(id=binding.customer_id)
@@ -107,20 +109,20 @@ async def resolve(actor: Actor, place: Place) -> Who:
         if not contact_admitted(actor, binding):
             log.warning("ignored %s user %s of workspace %s in %s's channel %s: not the customer's workspace",
                         actor.platform.value, actor.user_id, actor.tenant or "(none)", customer.key, place.channel)
-            return Who(actor, place, "stranger")
+            return Who(actor, place, Role.STRANGER)
         contact = await Contact.filter(
             platform=actor.platform.value, tenant=actor.tenant, user_id=actor.user_id, customer_id=customer.id
         ).first()
-        return Who(actor, place, "contact", contact=contact, customer=customer, binding=binding)
+        return Who(actor, place, Role.CONTACT, contact=contact, customer=customer, binding=binding)
     # Elsewhere (a DM with the bot, say) a known contact keeps their role if they belong to one customer.
     contacts = await Contact.filter(platform=actor.platform.value, tenant=actor.tenant,
                                     user_id=actor.user_id).prefetch_related("customer")
     if len({c.customer_id for c in contacts}) == 1:
-        return Who(actor, place, "contact", contact=contacts[0], customer=contacts[0].customer, binding=binding)
-    return Who(actor, place, "stranger", binding=binding)
+        return Who(actor, place, Role.CONTACT, contact=contacts[0], customer=contacts[0].customer, binding=binding)
+    return Who(actor, place, Role.STRANGER, binding=binding)
 
 
-async def ensure_contact(who: Who, now_iso: object) -> Contact:
+async def ensure_contact(who: Who, now: datetime) -> Contact:
     """The contact row for a customer's person, created on their first message."""
     assert who.customer is not None
     if who.contact is None:
@@ -129,7 +131,7 @@ async def ensure_contact(who: Who, now_iso: object) -> Contact:
             tenant=who.actor.tenant,
             user_id=who.actor.user_id,
             customer_id=who.customer.id,
-            defaults={"display_name": who.actor.display_name, "created_at": now_iso},
+            defaults={"display_name": who.actor.display_name, "created_at": now},
         )
         who.contact = contact
     return who.contact

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -33,15 +32,13 @@ from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory
 
 from adapters.teams import inbound, references, render
+from adapters.teams.config import TeamsConfig, is_loopback_host
 from adapters.teams.sender import TeamsSender
 from bot.core import Helpdesk
 from bot.identity import find_person
 from bot.types import Destination, IncomingMessage, Invocation, Platform, Reply
 from storage import outbox
 from storage.models import ChannelBinding
-
-if TYPE_CHECKING:
-    from chatdesk.settings import Settings
 
 log = logging.getLogger("chatdesk.teams")
 
@@ -52,12 +49,11 @@ CONNECTOR_TIMEOUT = 30  # seconds for one call to the Bot Framework connector
 class _Configuration:
     """The settings object ConfigurationBotFrameworkAuthentication reads (APP_ID, APP_PASSWORD, ...)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.APP_ID = settings.microsoft_app_id
-        self.APP_PASSWORD = settings.microsoft_app_password
-        self.APP_TENANTID = settings.microsoft_app_tenant_id
-        self.APP_TYPE = "SingleTenant" if settings.microsoft_app_tenant_id and settings.microsoft_app_id \
-            else "MultiTenant"
+    def __init__(self, config: TeamsConfig) -> None:
+        self.APP_ID = config.app_id
+        self.APP_PASSWORD = config.app_password
+        self.APP_TENANTID = config.tenant_id
+        self.APP_TYPE = "SingleTenant" if config.tenant_id and config.app_id else "MultiTenant"
 
 
 class _Connectors(ConnectorFactory):  # type: ignore[misc]
@@ -97,16 +93,6 @@ def _signed_token(header: str) -> bool:
     except (binascii.Error, ValueError):
         return False
     return isinstance(data, dict) and data.get("alg") == "RS256" and bool(data.get("kid"))
-
-
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def is_loopback_url(url: str) -> bool:
@@ -225,28 +211,20 @@ class TeamsBot:
             self.desk.on_queued()
 
 
-def mount(app: web.Application, settings: Settings, desk: Helpdesk) -> TeamsSender | None:
+def mount(app: web.Application, config: TeamsConfig, desk: Helpdesk) -> TeamsSender | None:
     """Serve POST /api/messages and return the sender the outbox delivers Teams posts with.
 
     Without MICROSOFT_APP_ID (and without the emulator switched on) Teams is off: no route.
     """
-    from chatdesk.settings import SettingsError
-
-    if settings.microsoft_app_id and not settings.microsoft_app_password:
-        raise SettingsError("MICROSOFT_APP_PASSWORD: required when MICROSOFT_APP_ID is set")
-    if settings.microsoft_app_tenant_id and not settings.microsoft_app_id:
-        raise SettingsError("MICROSOFT_APP_ID: required when MICROSOFT_APP_TENANT_ID is set")
-    if not settings.microsoft_app_id:
-        if not settings.teams_emulator:
-            return None
-        if not is_loopback_host(settings.host):
-            raise SettingsError(f"CHATDESK_TEAMS_EMULATOR: emulator mode accepts unauthenticated requests, so the "
-                                f"server must listen on loopback (--host 127.0.0.1), not {settings.host}")
+    config.check()
+    if not config.enabled:
+        return None
+    if config.emulating:
         log.warning("Teams: EMULATOR MODE (CHATDESK_TEAMS_EMULATOR=1): Teams requests are not authenticated; "
                     "only loopback clients and service URLs are accepted")
-    elif settings.teams_emulator:
+    elif config.emulator:
         log.warning("Teams: CHATDESK_TEAMS_EMULATOR is ignored because MICROSOFT_APP_ID is set")
-    adapter = CloudAdapter(_Authentication(_Configuration(settings)))
-    bot = TeamsBot(adapter, desk, settings.microsoft_app_id)
+    adapter = CloudAdapter(_Authentication(_Configuration(config)))
+    bot = TeamsBot(adapter, desk, config.app_id)
     app.router.add_post("/api/messages", bot.handle)
-    return TeamsSender(adapter, settings.microsoft_app_id, settings.microsoft_app_tenant_id, clock=desk.clock)
+    return TeamsSender(adapter, config.app_id, config.tenant_id, clock=desk.clock)

@@ -20,6 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from adapters.teams.config import TeamsConfigError
 from bot.clock import FakeClock
 from chatdesk.server import build_app
 from chatdesk.settings import Settings, SettingsError
@@ -56,7 +57,7 @@ async def test_without_an_app_id_there_is_no_teams_route(database: str, clock: F
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "chatdesk.example.com"])
 def test_the_emulator_is_refused_unless_the_server_listens_on_loopback(database: str, clock: FakeClock,
                                                                         host: str) -> None:
-    with pytest.raises(SettingsError, match="loopback"):
+    with pytest.raises(TeamsConfigError, match="loopback"):
         build_app(Settings(database_url=database, teams_emulator=True, host=host), clock, manage_db=False,
                   run_workers=False)
 
