@@ -7,14 +7,13 @@ fetched from elsewhere, which its Content-Security-Policy also enforces) and ref
 itself by polling /board.json every few seconds; /board.json carries the same markup the
 page was first served with, so there is one renderer.
 
-Both answer 401 unless the request carries one of the org config's `board.tokens`, as
-`?token=...` or `Authorization: Bearer ...`.
+Both answer 401 unless the request carries one of the org config's `board.tokens`
+(chatdesk/board_auth.py: a bearer token, or `?token=...` once for a session cookie).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import time
 from collections import Counter
@@ -31,9 +30,10 @@ from bot.board import BoardState, Placed
 from bot.clock import Clock
 from bot.statuses import status_label
 from bot.views import TYPE_NAMES, when
+from chatdesk.board_auth import BoardAuth
 from chatdesk.settings import Settings
 
-TOKENS: web.AppKey[tuple[str, ...]] = web.AppKey("board_tokens", tuple)
+AUTH: web.AppKey[BoardAuth] = web.AppKey("board_auth", BoardAuth)
 CLOCK: web.AppKey[Clock] = web.AppKey("board_clock")
 REFRESH_SECONDS = 5
 HEADERS = {
@@ -47,31 +47,11 @@ HEADERS = {
 def mount(app: web.Application, settings: Settings, clock: Clock) -> None:
     """Add /board and /board.json; the tokens are read once from the org config."""
     config = settings.org_config()
-    app[TOKENS] = tuple(config.board.tokens) if config else ()
+    app[AUTH] = BoardAuth(tuple(config.board.tokens) if config else (), clock)
     app[CLOCK] = clock
     app[BOARD] = LiveBoard()
     app.router.add_get("/board", board_page)
     app.router.add_get("/board.json", board_json)
-
-
-def presented_token(request: web.Request) -> str:
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return request.query.get("token", "")
-
-
-def authorised(request: web.Request) -> str | None:
-    """The valid token the request carries, or None."""
-    given = presented_token(request).encode()
-    if not given:
-        return None
-    return next((t for t in request.app[TOKENS] if hmac.compare_digest(given, t.encode())), None)
-
-
-def unauthorised() -> web.Response:
-    return web.Response(status=401, text="401: the board needs a valid token (?token=... or Authorization: Bearer)\n",
-                        headers={"WWW-Authenticate": 'Bearer realm="chatdesk board"', **HEADERS})
 
 
 BOARD: web.AppKey[LiveBoard] = web.AppKey("board_state")
@@ -261,8 +241,8 @@ def _bad(message: str) -> web.Response:
 
 
 async def board_json(request: web.Request) -> web.Response:
-    if authorised(request) is None:
-        return unauthorised()
+    if (refused := await request.app[AUTH].check(request, HEADERS)) is not None:
+        return refused
     try:
         data = await board_data(request, request.app[CLOCK].now())
     except BadQuery as exc:
@@ -271,9 +251,8 @@ async def board_json(request: web.Request) -> web.Response:
 
 
 async def board_page(request: web.Request) -> web.Response:
-    token = authorised(request)
-    if token is None:
-        return unauthorised()
+    if (refused := await request.app[AUTH].check(request, HEADERS)) is not None:
+        return refused
     try:
         every = min(300, max(1, int(request.query.get("refresh", REFRESH_SECONDS))))
     except ValueError:
@@ -283,12 +262,11 @@ async def board_page(request: web.Request) -> web.Response:
         data = await board_data(request, now)
     except BadQuery as exc:
         return _bad(str(exc))
-    script_token = json.dumps(token).replace("<", "\\u003c").replace(">", "\\u003e")
     local = now.astimezone(ZoneInfo(data["timezone"]))
     page = PAGE.format(columns=render_columns(data, request.app[BOARD]),
                        generated=escape(local.strftime("%H:%M:%S ") + (local.tzname() or "")),
                        zone_json=json.dumps(data["timezone"]),
-                       token=script_token, every=every * 1000, zone=escape(data["timezone"]),
+                       every=every * 1000, zone=escape(data["timezone"]),
                        filter=render_filter(data))
     return web.Response(text=page, content_type="text/html", headers=HEADERS)
 
@@ -327,7 +305,6 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
 <main id=board>{columns}</main>
 <script>
 (function () {{
-  var token = {token};
   var updated = document.getElementById("updated");
   function query() {{
     var params = new URLSearchParams(location.search);
@@ -340,7 +317,7 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
     location.search = params.toString();
   }});
   function refresh() {{
-    fetch("board.json?" + query(), {{headers: {{"Authorization": "Bearer " + token}}, cache: "no-store"}})
+    fetch("board.json?" + query(), {{credentials: "same-origin", cache: "no-store"}})
       .then(function (r) {{ if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); }})
       .then(function (data) {{
         document.getElementById("board").innerHTML = data.html;
