@@ -55,7 +55,8 @@ def deserialise(text: str) -> IncomingMessage:
     return IncomingMessage(
         event_id=data["event_id"],
         actor=Actor(**{**actor, "platform": Platform(actor["platform"])}),
-        place=Place(**{**place, "platform": Platform(place["platform"])}),
+        place=Place(**{**place, "platform": Platform(place["platform"]),
+                       "members": tuple(place["members"]) if place.get("members") is not None else None}),
         message_id=data["message_id"],
         text=data["text"],
         files=tuple(FileRef(**f) for f in data.get("files", ())),

@@ -34,10 +34,6 @@ TEXT_MAX = 40000
 METADATA_MAX = 3000
 
 
-class InternalReplyError(ValueError):
-    """An internal reply was about to be rendered where a customer can read it."""
-
-
 @dataclass(frozen=True)
 class SlackMessage:
     text: str  # the notification / fallback text
@@ -105,20 +101,12 @@ def reply_blocks(reply: Reply, first_button: int = 0) -> list[dict[str, Any]]:
 
 
 def render(reply: Reply, destination: Destination | None = None) -> SlackMessage:
-    """A reply as one Slack message. Raises InternalReplyError for an internal reply to a
-    destination a customer can read."""
+    """A reply as one Slack message (where it may go was decided by the core)."""
     return render_many([reply], destination)
 
 
 def render_many(replies: Sequence[Reply], destination: Destination | None = None) -> SlackMessage:
     """Several replies as one message (a slash command's answer to the caller)."""
-    if destination is not None and destination.customer_visible:
-        for reply in replies:
-            if reply.internal:
-                raise InternalReplyError(
-                    f"refusing to render an internal reply ({reply.ticket_key or 'no ticket'}) "
-                    f"to customer-visible {destination.channel}"
-                )
     blocks: list[dict[str, Any]] = []
     buttons = 0
     for i, reply in enumerate(replies):

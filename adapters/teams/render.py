@@ -24,10 +24,6 @@ _LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^|>\s]+)>")
 
 
-class InternalReplyRefused(ValueError):
-    """An internal reply was about to be rendered for a place customers can read."""
-
-
 def markdown(text: str) -> str:
     """The core's Slack-style emphasis and links in the markdown Teams understands."""
     text = _BOLD.sub(r"**\1**", text)
@@ -80,11 +76,8 @@ def needs_card(reply: Reply) -> bool:
     return bool(reply.title or reply.fields or reply.buttons)
 
 
-def message(reply: Reply, destination: Destination) -> dict[str, Any]:
-    """The activity to post at `destination`; internal replies are refused where customers read."""
-    if reply.internal and destination.customer_visible:
-        raise InternalReplyRefused(f"internal reply ({reply.kind}, {reply.ticket_key or 'no ticket'}) "
-                                   "refused for a customer-visible conversation")
+def message(reply: Reply, destination: Destination | None = None) -> dict[str, Any]:
+    """The activity that says `reply` (where it may go was decided by the core)."""
     if not needs_card(reply):
         return {"type": "message", "text": markdown(reply.text), "textFormat": "markdown"}
     summary = reply.title or reply.text

@@ -26,7 +26,7 @@ from botbuilder.schema import (
 )
 
 from adapters.teams import references
-from adapters.teams.render import InternalReplyRefused, message
+from adapters.teams.render import message
 from bot.clock import Clock
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
@@ -86,10 +86,7 @@ class TeamsSender:
         return self.clock.now() if self.clock else datetime.now(UTC)
 
     async def send(self, destination: Destination, reply: Reply) -> str | None:
-        try:
-            payload = message(reply, destination)
-        except InternalReplyRefused as exc:
-            raise DeliveryError(str(exc), permanent=True) from None
+        payload = message(reply, destination)
         activity = Activity().deserialize(payload)
         if destination.user:
             return await self._direct(destination, activity)
