@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.quoting import cut, plain, safe_end
 from bot.types import Button, Destination, Reply
 
 RUN_PREFIX = "chatdesk_run_"
@@ -41,11 +42,13 @@ class SlackMessage:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """mrkdwn cut to a limit; never inside an entity, so quoted customer text stays quoted."""
+    return cut(text, limit)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _cut(text, limit) or " ", "emoji": True}
+    """plain_text shows characters as they are: the markup's entities become characters first."""
+    return {"type": "plain_text", "text": cut(plain(text), limit) or " ", "emoji": True}
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -57,8 +60,9 @@ def _chunks(text: str, limit: int) -> list[str]:
             if current:
                 pieces.append(current)
                 current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
+            end = safe_end(line, limit) or limit
+            pieces.append(line[:end])
+            line = line[end:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             pieces.append(current)
