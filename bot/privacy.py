@@ -1,27 +1,22 @@
 """`/helpdesk privacy ...`: a contact's data export, erasure by a lead, notification consent.
 
-Erasure pseudonymises rather than deletes: the contact's name and platform id are
-replaced in their contact row, their messages and the audit trail, so ticket history
-stays readable ("erased contact 17 wrote ...") while nothing identifies the person.
+Erasure pseudonymises rather than deletes (bot/erasure.py): ticket history stays readable
+("erased contact 17 wrote ...") while nothing stored identifies the person.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from bot import tickets as svc
 from bot.commands import PLATFORM_MENTION, Command
+from bot.erasure import erase_contact, pseudonym
 from bot.handlers import Env, handler, say
 from bot.types import Audience, Reply
 from storage.models import AuditEvent, Contact, KbFeedback, Message, Ticket
 
 CHUNK = 30_000  # characters of JSON per direct message
-
-
-def pseudonym(contact: Contact) -> str:
-    return f"erased contact {contact.id}"
 
 
 async def export_data(contact: Contact) -> dict[str, Any]:
@@ -61,33 +56,10 @@ async def _contact_from(env: Env, text: str | None) -> Contact:
     return contacts[0]
 
 
-async def erase(contact: Contact, env: Env) -> int:
-    name = pseudonym(contact)
-    old_ids = {contact.user_id, contact.display_name or ""} - {""}
-    changed = 0
-    for message in await Message.filter(author_contact_id=contact.id):
-        text = message.text
-        for old in old_ids:
-            text = text.replace(old, name)
-        message.author_name, message.text = name, text
-        await message.save(update_fields=["author_name", "text"])
-        changed += 1
-    for event in await AuditEvent.filter(actor=f"contact:{contact.id}"):
-        detail = json.loads(_scrub(json.dumps(event.detail, ensure_ascii=False), old_ids, name))
-        event.detail = detail
-        await event.save(update_fields=["detail"])
-    digest = hashlib.sha256(f"{contact.platform}:{contact.user_id}".encode()).hexdigest()[:16]
-    contact.user_id, contact.display_name = f"erased:{digest}", name
-    contact.erased_at, contact.notifications = env.now, False
-    await contact.save()
-    await svc.audit(None, env.who, "privacy_erase", env.now, contact=contact.id, messages=changed)
+async def erase(contact: Contact, env: Env, blank_text: bool = False) -> int:
+    changed = await erase_contact(contact, env.now, blank_text=blank_text)
+    await svc.audit(None, env.who, "privacy_erase", env.now, contact=contact.id, messages=changed, text=blank_text)
     return changed
-
-
-def _scrub(text: str, olds: set[str], new: str) -> str:
-    for old in olds:
-        text = text.replace(json.dumps(old)[1:-1], new)
-    return text
 
 
 @handler("privacy")
@@ -96,9 +68,13 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
     if action == "erase":
         if who.role != "lead":
             raise svc.Refusal("not allowed: only a lead can erase a contact's data")
-        contact = await _contact_from(env, rest)
-        count = await erase(contact, env)
-        return [say(f"Erased: the contact is now '{pseudonym(contact)}' in {count} messages and the audit trail.")]
+        words = (rest or "").split()
+        blank_text = "--text" in words
+        contact = await _contact_from(env, " ".join(w for w in words if w != "--text"))
+        count = await erase(contact, env, blank_text)
+        what = "their messages are blanked" if blank_text else "their messages are kept as ticket history"
+        return [say(f"Erased: the contact is now '{pseudonym(contact)}' in {count} messages and the audit trail; "
+                    f"{what}.")]
     if action == "export":
         if who.role == "contact":
             subject = who.contact

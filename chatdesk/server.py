@@ -15,7 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
 from chatdesk import board
 from chatdesk.settings import Settings
-from storage import db, inbox, outbox
+from storage import db, inbox, outbox, retention
 
 log = logging.getLogger("chatdesk.server")
 
@@ -81,6 +81,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
             tasks.append(asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)))
             tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)))
             tasks.extend(_extra_workers(desk, senders, stop))
+            tasks.append(asyncio.create_task(retention.run_worker(desk.clock, stop)))
         try:
             yield
         finally:
