@@ -12,11 +12,11 @@ from typing import Any
 from bot import tickets as svc
 from bot.commands import PLATFORM_MENTION, Command
 from bot.erasure import erase_contact, pseudonym
+from bot.export import parts as export_parts
 from bot.handlers import Env, handler, say
+from bot.quoting import quote
 from bot.types import Audience, Reply
 from storage.models import AuditEvent, Contact, KbFeedback, Message, Ticket
-
-CHUNK = 30_000  # characters of JSON per direct message
 
 
 async def export_data(contact: Contact) -> dict[str, Any]:
@@ -86,13 +86,13 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
             return [say("chatdesk stores nothing about you yet.")]
         contact = subject
         blob = json.dumps(await export_data(contact), ensure_ascii=False, indent=1)
-        parts = [blob[i:i + CHUNK] for i in range(0, len(blob), CHUNK)] or ["{}"]
+        parts = export_parts(blob)
         await svc.audit(None, who, "privacy_export", env.now, contact=contact.id)
         replies = [say("Your data export is on its way by direct message." if who.role == "contact"
                        else f"The export of contact:{contact.id} goes to them by direct message.")]
         for n, part in enumerate(parts, start=1):
             label = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
-            replies.append(Reply(f"Your data stored by chatdesk{label}:\n```{part}```", audience=Audience.DM,
+            replies.append(Reply(f"Your data stored by chatdesk{label}:\n```{quote(part)}```", audience=Audience.DM,
                                  contact=contact.id, kind="export"))
         return replies
     # notifications on|off

@@ -181,7 +181,7 @@ class TeamsSender:
                          "user": {"id": destination.user}}
             await references.save(key, tenant or None, reference, self._now())
 
-        await self._run(f"direct message to {destination.user}", self.adapter.create_conversation(
+        await self._run("direct message", self.adapter.create_conversation(  # no user id: logs name no one
             self.app_id, post, params, channel_id=known.get("channelId") or TEAMS_CHANNEL,
             service_url=known["serviceUrl"]))
         return sent.get("id")

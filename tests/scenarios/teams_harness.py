@@ -72,6 +72,8 @@ class FakeConnector:
     ids: itertools.count = field(default_factory=lambda: itertools.count(1795500000000))  # type: ignore[type-arg]
     # The roster a GET /v3/conversations/{id}/members answers with; conversations not listed get 404.
     rosters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Bodies larger than this get 413, as Teams answers messages over its 28 KB limit (None: no limit).
+    max_bytes: int | None = None
 
     def fail(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
         """Answer the next `times` calls with `status` (and a Retry-After header when given)."""
@@ -108,10 +110,14 @@ class FakeConnector:
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path
         path = path[path.index("/v3/"):] if "/v3/" in path else path
+        raw = await request.read()
         try:
-            body = await request.json()
+            body = json.loads(raw) if raw else {}
         except ValueError:
             body = {}
+        if self.max_bytes is not None and len(raw) > self.max_bytes:
+            self.calls.append(Call(request.method, path, body, 413))
+            return web.json_response({"error": {"code": "MessageSizeTooBig", "message": "too big"}}, status=413)
         if self.failures:
             status, wait = self.failures.pop(0)
             self.calls.append(Call(request.method, path, body, status))
