@@ -88,7 +88,9 @@ def period_for(now: datetime, first: str | None = None, last: str | None = None)
 
 
 async def customer_by_key(key: str) -> Customer:
-    customer = await Customer.filter(key=key.upper()).first()
+    key_field = Customer._meta.fields_map["key"]
+    too_long = len(key) > (getattr(key_field, "max_length", 0) or len(key))
+    customer = None if too_long else await Customer.filter(key=key.upper()).first()
     if customer is None:
         known = ", ".join(c.key for c in await Customer.all().order_by("key")) or "none"
         raise ReportError(f"no customer {key!r} (known customers: {known})")
