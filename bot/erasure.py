@@ -124,8 +124,13 @@ async def erase_contact(contact: Contact, now: datetime, *, blank_text: bool = F
     scrub = Scrubber(contact.user_id, names, name, texts)
 
     # What only served to receive their messages or to deliver to them goes at once.
-    inbox_ids = await _ids_where("inbox", "payload", [contact.user_id])
-    await InboxEvent.filter(id__in=inbox_ids).delete()
+    # (Someone else's message that mentions them and is still waiting to be processed is kept,
+    # scrubbed below, so it is not lost.)
+    drop = []
+    for row in await InboxEvent.filter(id__in=await _ids_where("inbox", "payload", [contact.user_id])):
+        if row.status != "pending" or _sender(row.payload) == contact.user_id:
+            drop.append(row.id)
+    await InboxEvent.filter(id__in=drop).delete()
     await OutboxMessage.filter(id__in=await _ids_where("outbox", "destination", [contact.user_id])).delete()
     if blank_text and opened:
         await OutboxMessage.filter(ticket_key__in=[t.key for t in opened]).delete()
@@ -157,6 +162,7 @@ async def erase_contact(contact: Contact, now: datetime, *, blank_text: bool = F
     await _rewrite(AuditEvent, "audit_event", {"detail": data, "actor": text}, needles)
     await _rewrite(OutboxMessage, "outbox", {"payload": data, "last_error": text}, needles)
     await _rewrite(InboxEvent, "inbox", {"payload": _json_text(data), "last_error": text}, needles)
+    await _rewrite(Attachment, "attachment", {"name": text, "url": text}, needles)
 
     # On their own tickets, a first name alone ("thanks Aino") names them too.
     parts = {w for n in names for w in re.findall(r"[^\W\d_]{3,}", n)} - set(names)
@@ -172,14 +178,22 @@ async def erase_contact(contact: Contact, now: datetime, *, blank_text: bool = F
                                          if getattr(ticket, c)})
         for event in await AuditEvent.filter(ticket_id__in=list(tickets)):
             await _save_changed(event, {"detail": local.json(event.detail)})
-        for row in await OutboxMessage.filter(ticket_key__in=list(tickets.values())):
-            await _save_changed(row, {"payload": local.json(row.payload)})
+        for post in await OutboxMessage.filter(ticket_key__in=list(tickets.values())):
+            await _save_changed(post, {"payload": local.json(post.payload)})
 
     contact.user_id = await pseudonymous_id(contact)
     contact.display_name = name
     contact.erased_at, contact.notifications = now, False
     await contact.save()
     return len(own)
+
+
+def _sender(payload: str) -> str | None:
+    try:
+        actor = json.loads(payload).get("actor") or {}
+    except (ValueError, AttributeError):
+        return None
+    return actor.get("user_id") if isinstance(actor, dict) else None
 
 
 async def _save_changed(row: Any, values: dict[str, Any]) -> None:

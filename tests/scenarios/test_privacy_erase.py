@@ -153,3 +153,19 @@ async def test_processed_inbox_rows_and_delivered_posts_are_purged_after_their_r
     assert not await InboxEvent.exists() and not await OutboxMessage.filter(status="sent").exists()
     assert await OutboxMessage.filter(status="pending").count() == 1  # not delivered yet: kept
     assert timedelta(days=7) == retention.INBOX_RETENTION == retention.OUTBOX_RETENTION
+
+
+async def test_a_waiting_message_that_mentions_them_is_kept_and_scrubbed(database: str, clock: FakeClock) -> None:
+    desk = Helpdesk(clock=clock, inbox=Inbox())
+    await _message(desk, CONTACT, CHANNEL, "VPN drops", ts=ROOT)
+    await desk.accept_message(IncomingMessage(event_id="EvWAITING", actor=OLLI, place=THREAD,
+                                              message_id="1795417299.000001", text=f"<@{USER}> {NAME}, try now"))
+    assert desk.inbox is not None
+    await desk.inbox.flush()
+    await _command(desk, MAIJA, TRIAGE, f"privacy erase <@{USER}>")
+    [waiting] = await InboxEvent.filter(status="pending")
+    assert USER not in waiting.payload and NAME not in waiting.payload
+    await desk.process_inbox()
+    contact = await Contact.get()
+    message = await Message.get(platform_message_id="1795417299.000001")
+    assert message.text == f"erased contact {contact.id} erased contact {contact.id}, try now"
