@@ -1,4 +1,4 @@
-"""Reply -> Teams message activities and Adaptive Cards; internal replies never reach customers."""
+"""Reply -> Teams message activities and Adaptive Cards."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from adapters.teams.render import CARD_CONTENT_TYPE, card, markdown, message
-from adapters.teams.sender import delivery_error, retry_after
+from adapters.teams.sender import delivery_error
 from bot.types import Audience, Button, Destination, Field, Platform, Reply
+from storage.retry import retry_after
 
 CUSTOMER_THREAD = Destination(Platform.TEAMS, "t", "19:acme@thread.tacv2", "1", customer_visible=True)
 TRIAGE = Destination(Platform.TEAMS, "t", "19:triage@thread.tacv2")
