@@ -30,11 +30,12 @@ async def purge(now: datetime, inbox: timedelta = INBOX_RETENTION, outbox: timed
     return gone
 
 
-async def run_worker(clock: object, stop: asyncio.Event, interval: float = SWEEP_EVERY) -> None:
-    """Purge once an interval until `stop` is set."""
+async def run_worker(clock: object, stop: asyncio.Event, interval: float = SWEEP_EVERY,
+                     keep: timedelta = OUTBOX_RETENTION) -> None:
+    """Purge once an interval until `stop` is set, keeping `keep` of both kinds of rows."""
     while not stop.is_set():
         try:
-            gone = await purge(clock.now())  # type: ignore[attr-defined]
+            gone = await purge(clock.now(), keep, keep)  # type: ignore[attr-defined]
             if gone:
                 log.info("retention: deleted %s processed inbox rows and delivered posts", gone)
         except Exception:
