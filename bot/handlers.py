@@ -301,6 +301,9 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
                   met=ticket.resolution_due is None or env.now <= ticket.resolution_due)
     await svc.change_status(ticket, env.who, "resolved", env.now, reason=text)
     await svc.save(ticket, env.now)
+    from bot.knowledge import learn_from_resolution  # the kb handlers import this module
+
+    await learn_from_resolution(ticket)
     rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
     return [
         say(f"{ticket.key} resolved; the resolution was posted to the customer."),

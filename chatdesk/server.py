@@ -15,6 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
 from chatdesk import board
 from chatdesk.settings import Settings
+from kb import service as kb_service
 from storage import db, inbox, outbox
 
 log = logging.getLogger("chatdesk.server")
@@ -78,6 +79,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
         stop = asyncio.Event()
         tasks = []
         if run_workers:
+            kb_service.start()  # loads or builds the knowledge-base index in the background
             tasks.append(asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)))
             tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)))
             tasks.extend(_extra_workers(desk, senders, stop))
@@ -92,6 +94,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait_for(task, timeout=10)
+            await kb_service.stop()
             if manage_db:
                 await db.close()
 

@@ -39,23 +39,28 @@ from kb import text
 
 @dataclass(frozen=True)
 class Document:
-    """What the index needs of an article."""
+    """What the index needs of an article; questions are alternate wordings learnt from tickets."""
 
     id: str
     title: str
     body: str
     tags: tuple[str, ...] = ()
     url: str | None = None
+    questions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Suggestion:
-    """An article worth showing for a query; score is the confidence, 0..1."""
+    """An article worth showing for a query; score is the confidence, 0..1.
+
+    matched lists the query's words (as the query wrote them) that the article contains.
+    """
 
     id: str
     title: str
     score: float
     url: str | None = None
+    matched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,10 @@ class Tuning:
 
     k1: float = 1.2
     title_weight: float = 3.0  # title and tags
+    question_weight: float = 1.5  # alternate questions: below the title, above the body
     body_weight: float = 0.4
     title_b: float = 0.3
+    question_b: float = 0.5
     body_b: float = 0.75
     phrase_weight: float = 0.5  # bonus for two adjacent query words that are adjacent in a title
     unknown_weight: float = 1.0  # an unknown query word weighs this times a word found in one article
@@ -74,6 +81,7 @@ class Tuning:
     max_evidence: float = 3.0
     threshold: float = 0.29  # the best result must reach this confidence, or nothing is suggested
     follow_ratio: float = 0.5  # further results need threshold * follow_ratio
+    full_vocabulary: int = 500  # a knowledge base knowing fewer terms counts unknown words for less
 
 
 DEFAULT_TUNING = Tuning()
@@ -87,118 +95,239 @@ class _Query:
 
     weights: dict[int, float] = field(default_factory=dict)  # term id -> weight in the score
     maximum: float = 0.0  # the query's own best possible score, before the evidence bounds
+    words: dict[int, list[str]] = field(default_factory=dict)  # term id -> the query's words for it
+
+
+@dataclass
+class _Analysed:
+    """One article's postings before they join the index."""
+
+    number: int
+    terms: list[int]
+    title: list[float]
+    body: list[float]
+    questions: list[float]
+    title_len: float
+    body_len: float
+    question_count: float
 
 
 class KbIndex:
-    """Immutable once built; build a new one when the articles change."""
+    """Immutable once built: with_documents() returns a new index and leaves this one intact,
+    so a search running on the old one is never disturbed by an import (an atomic swap)."""
 
-    def __init__(self, documents: Iterable[Document], tuning: Tuning = DEFAULT_TUNING) -> None:
+    def __init__(self, documents: Iterable[Document] = (), tuning: Tuning = DEFAULT_TUNING) -> None:
         self.tuning = tuning
         self._ids: list[str] = []
-        self._titles: list[str] = []
+        self._titles: list[str | None] = []  # None: a slot whose article was re-indexed elsewhere
         self._urls: list[str | None] = []
+        self._slots: dict[str, int] = {}  # article id -> its live slot
         self._vocab: dict[str, int] = {}
         self._terms: list[str] = []
         self._surface: dict[str, int] = {}  # a word as written -> its term id, for typo tolerance
-        self._build(documents)
+        self._buckets: dict[tuple[str, int], list[str]] = {}
+        self.stamp: object = None  # what the owner knows about the source this was built from
+        analysed = [self._analyse(doc) for doc in documents]
+        lengths = np.array([[a.title_len, a.body_len, a.question_count] for a in analysed], dtype=np.float64)
+        if len(analysed):
+            self._avg_title = max(float(lengths[:, 0].mean()), 1.0)
+            self._avg_body = max(float(lengths[:, 1].mean()), 1.0)
+            asked = lengths[:, 2][lengths[:, 2] > 0]
+            self._avg_questions = max(float(asked.mean()), 1.0) if len(asked) else 1.0
+        else:
+            self._avg_title = self._avg_body = self._avg_questions = 1.0
+        self.built_size = len(analysed)  # articles at the last full build (averages are frozen there)
+        self._indptr = np.zeros(1, dtype=np.int64)
+        self._docs = _NO_DOCS
+        self._weights = np.zeros(0, dtype=np.float32)
+        self._finish(*self._postings_of(analysed))
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._slots)
 
     @property
     def vocabulary_size(self) -> int:
         return len(self._terms)
 
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._slots
+
     def memory_bytes(self) -> int:
         """Approximate memory held by the index (arrays, vocabularies, titles)."""
         arrays = sum(a.nbytes for a in (self._indptr, self._docs, self._weights, self._idf, self._top))
-        strings = sum(sys.getsizeof(s) for s in self._terms) + sum(sys.getsizeof(s) for s in self._surface)
-        strings += sum(sys.getsizeof(s) for s in self._ids) + sum(sys.getsizeof(s) for s in self._titles)
+        seen: set[int] = set()
+        strings = 0
+        for collection in (self._terms, self._surface, self._ids, self._titles, self._slots):
+            for s in collection:
+                if s is not None and id(s) not in seen:
+                    seen.add(id(s))
+                    strings += sys.getsizeof(s)
         containers = sum(
-            sys.getsizeof(c) for c in (self._vocab, self._terms, self._surface, self._ids, self._titles)
+            sys.getsizeof(c)
+            for c in (self._vocab, self._terms, self._surface, self._ids, self._titles, self._urls, self._slots)
         )
         buckets = sum(sys.getsizeof(b) for b in self._buckets.values()) + sys.getsizeof(self._buckets)
         return arrays + strings + containers + buckets
 
     # -- building -------------------------------------------------------------------------------
 
-    def _build(self, documents: Iterable[Document]) -> None:
+    def _analyse(self, doc: Document) -> _Analysed:
+        """Words of one article, added to the vocabularies; the article takes the next slot."""
+        number = len(self._ids)
+        self._ids.append(doc.id)
+        self._titles.append(doc.title)
+        self._urls.append(doc.url)
+        old = self._slots.get(doc.id)
+        if old is not None:
+            self._titles[old] = None
+        self._slots[doc.id] = number
+        questions = [q for q in doc.questions if q.strip()]
+        fields = text.tokens_of_fields(doc.title, " ".join(doc.tags), doc.body, *questions)
+        title_words, tag_words, body_words = fields[0], fields[1], fields[2]
+        language = text.detect_language(title_words + body_words)
+        title_content = text.content_words(title_words)
+        tag_content = text.content_words(tag_words)
+        body_content = text.content_words(body_words)
+        asked = [text.content_words(words) for words in fields[3:]]
+        content = title_content + tag_content + body_content
+        stemmed = text.terms(content, language)
+        title_stems = stemmed[: len(title_content)]
+        in_title = Counter(stemmed[: len(title_content) + len(tag_content)])
+        in_title.update(f"{a} {b}" for a, b in pairwise(title_stems))
+        in_body = Counter(stemmed[len(title_content) + len(tag_content) :])
+        in_questions: Counter[str] = Counter()
+        question_words: list[str] = []
+        for words in asked:
+            question_language = text.detect_language(words) if words else language
+            question_terms = text.terms(words, question_language)
+            in_questions.update(set(question_terms))
+            question_words += words
+            content += words
+            stemmed += question_terms
+        keys = list(dict.fromkeys([*in_title, *in_body, *in_questions]))  # a stable order
+        vocab, terms_list, surface = self._vocab, self._terms, self._surface
+        tids = []
+        for term in keys:
+            tid = vocab.get(term)
+            if tid is None:
+                tid = vocab[term] = len(terms_list)
+                terms_list.append(term)
+            tids.append(tid)
+        for word, term in zip(content, stemmed, strict=True):
+            if word not in surface:
+                surface[word] = vocab[term]
+                if len(word) >= _FUZZY_MIN_LENGTH and not _has_digit(word):
+                    self._buckets.setdefault((word[0], len(word)), []).append(word)
+        return _Analysed(
+            number=number,
+            terms=tids,
+            title=[float(in_title.get(k, 0)) for k in keys],
+            body=[float(in_body.get(k, 0)) for k in keys],
+            questions=[float(in_questions.get(k, 0)) for k in keys],
+            title_len=float(len(title_content) + len(tag_content)),
+            body_len=float(len(body_content)),
+            question_count=float(len(asked)),
+        )
+
+    def _postings_of(self, analysed: list[_Analysed]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(term, doc, weight) of new postings, sorted by term then doc."""
         t = self.tuning
         post_doc, post_term = array("i"), array("i")
-        post_title, post_body = array("f"), array("f")
-        title_len, body_len = array("f"), array("f")
-        vocab, terms_list, surface = self._vocab, self._terms, self._surface
-        for doc in documents:
-            number = len(self._ids)
-            self._ids.append(doc.id)
-            self._titles.append(doc.title)
-            self._urls.append(doc.url)
-            title_words, tag_words, body_words = text.tokens_of_fields(doc.title, " ".join(doc.tags), doc.body)
-            language = text.detect_language(title_words + body_words)
-            title_content = text.content_words(title_words)
-            tag_content = text.content_words(tag_words)
-            body_content = text.content_words(body_words)
-            content = title_content + tag_content + body_content
-            stemmed = text.stems(content, language)
-            title_stems = stemmed[: len(title_content)]
-            in_title = Counter(stemmed[: len(title_content) + len(tag_content)])
-            in_title.update(f"{a} {b}" for a, b in pairwise(title_stems))
-            in_body = Counter(stemmed[len(title_content) + len(tag_content) :])
-            title_len.append(float(len(title_content) + len(tag_content)))
-            body_len.append(float(len(body_content)))
-            keys = [*in_title, *(k for k in in_body if k not in in_title)]  # a stable order
-            tids = []
-            for term in keys:
-                tid = vocab.get(term)
-                if tid is None:
-                    tid = vocab[term] = len(terms_list)
-                    terms_list.append(term)
-                tids.append(tid)
-            post_doc.extend([number] * len(keys))
-            post_term.extend(tids)
-            post_title.extend([in_title.get(k, 0) for k in keys])
-            post_body.extend([in_body.get(k, 0) for k in keys])
-            written = dict(zip(content, stemmed, strict=True))
-            for word, term in written.items():
-                if word not in surface:
-                    surface[word] = vocab[term]
+        post_title, post_body, post_questions = array("f"), array("f"), array("f")
+        norm_title, norm_body, norm_questions = array("f"), array("f"), array("f")
+        for a in analysed:
+            n = len(a.terms)
+            post_doc.extend([a.number] * n)
+            post_term.extend(a.terms)
+            post_title.extend(a.title)
+            post_body.extend(a.body)
+            post_questions.extend(a.questions)
+            norm_title.extend([1 - t.title_b + t.title_b * a.title_len / self._avg_title] * n)
+            norm_body.extend([1 - t.body_b + t.body_b * a.body_len / self._avg_body] * n)
+            norm_questions.extend([1 - t.question_b + t.question_b * a.question_count / self._avg_questions] * n)
 
-        n_docs = len(self._ids)
-        n_terms = len(self._terms)
-        docs = np.frombuffer(post_doc, dtype=np.int32)
-        terms = np.frombuffer(post_term, dtype=np.int32)
-        tl = np.frombuffer(title_len, dtype=np.float32)
-        bl = np.frombuffer(body_len, dtype=np.float32)
-        title_norm = 1 - t.title_b + t.title_b * tl / max(float(tl.mean()) if n_docs else 1.0, 1.0)
-        body_norm = 1 - t.body_b + t.body_b * bl / max(float(bl.mean()) if n_docs else 1.0, 1.0)
+        def f32(values: array) -> np.ndarray:  # type: ignore[type-arg]
+            return np.frombuffer(values, dtype=np.float32) if len(values) else np.zeros(0, dtype=np.float32)
+
+        docs = np.frombuffer(post_doc, dtype=np.int32) if len(post_doc) else _NO_DOCS
+        terms = np.frombuffer(post_term, dtype=np.int32) if len(post_term) else _NO_DOCS
         tf = (
-            t.title_weight * np.frombuffer(post_title, dtype=np.float32) / title_norm[docs]
-            + t.body_weight * np.frombuffer(post_body, dtype=np.float32) / body_norm[docs]
+            t.title_weight * f32(post_title) / f32(norm_title)
+            + t.body_weight * f32(post_body) / f32(norm_body)
+            + t.question_weight * f32(post_questions) / f32(norm_questions)
         )
-        saturation = (tf / (t.k1 + tf)).astype(np.float32)
+        weights = (tf / (t.k1 + tf)).astype(np.float32)
         order = np.argsort(terms, kind="stable")  # postings of a term stay in document order
-        df = np.bincount(terms, minlength=n_terms)
+        return terms[order], docs[order], weights[order]
+
+    def _finish(self, terms: np.ndarray, docs: np.ndarray, weights: np.ndarray) -> None:
+        """Merge new postings (docs above every existing slot) into the CSR arrays."""
+        n_terms = len(self._terms)
+        old_df = np.diff(self._indptr)
+        old_df = np.concatenate([old_df, np.zeros(n_terms - len(old_df), dtype=np.int64)])
+        if len(self._docs):
+            alive = np.array([title is not None for title in self._titles], dtype=bool)
+            keep = alive[self._docs]
+            if not keep.all():
+                old_terms = np.repeat(np.arange(len(old_df), dtype=np.int32), old_df)
+                old_df = np.bincount(old_terms[keep], minlength=n_terms).astype(np.int64)
+                self._docs, self._weights = self._docs[keep], self._weights[keep]
+        old_indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(old_df, out=old_indptr[1:])
+        if len(terms):
+            at = old_indptr[terms + 1]  # new postings go after the term's existing ones
+            self._docs = np.insert(self._docs, at, docs)
+            self._weights = np.insert(self._weights, at, weights)
+        df = old_df + np.bincount(terms, minlength=n_terms)
         self._indptr = np.zeros(n_terms + 1, dtype=np.int64)
         np.cumsum(df, out=self._indptr[1:])
-        self._docs = np.ascontiguousarray(docs[order])
-        self._weights = np.ascontiguousarray(saturation[order])
+        self._docs = np.ascontiguousarray(self._docs, dtype=np.int32)
+        self._weights = np.ascontiguousarray(self._weights, dtype=np.float32)
+        n_docs = len(self._slots)
         self._idf = np.log1p((n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
         # The best saturation a term reaches in any article, to bound what it can add.
-        # (every term has at least one posting, so the segments are never empty)
         self._top = np.zeros(n_terms, dtype=np.float32)
-        if n_terms:
-            self._top = np.maximum.reduceat(self._weights, self._indptr[:-1]).astype(np.float32)
+        present = df > 0
+        if present.any():
+            starts = self._indptr[:-1][present]
+            self._top[present] = np.maximum.reduceat(self._weights, starts).astype(np.float32)
         self._rare = math.log1p((n_docs - 0.5) / 1.5) if n_docs else 1.0
-        self._buckets: dict[tuple[str, int], list[str]] = {}
-        for word in self._surface:
-            if len(word) >= _FUZZY_MIN_LENGTH and not _has_digit(word):
-                self._buckets.setdefault((word[0], len(word)), []).append(word)
+        # A word a four-article knowledge base has never seen says little: most words are new to it.
+        # An unknown word counts fully only once the knowledge base knows a few hundred terms.
+        known = int(np.count_nonzero(present))
+        self._unknown = self._rare * min(1.0, math.sqrt(known / max(self.tuning.full_vocabulary, 1)))
+
+    def with_documents(self, documents: Iterable[Document]) -> KbIndex:
+        """A new index with these articles added, or replacing the ones with the same id.
+
+        Only the given articles are analysed; the others' postings are reused as they are
+        (their length normalisation stays the one of the last full build, so build a fresh
+        index now and then: `needs_rebuild`).
+        """
+        new = KbIndex.__new__(KbIndex)
+        new.tuning = self.tuning
+        new._ids, new._titles, new._urls = list(self._ids), list(self._titles), list(self._urls)
+        new._slots, new._vocab, new._terms = dict(self._slots), dict(self._vocab), list(self._terms)
+        new._surface = dict(self._surface)
+        new._buckets = {key: list(words) for key, words in self._buckets.items()}
+        new._avg_title, new._avg_body, new._avg_questions = self._avg_title, self._avg_body, self._avg_questions
+        new.built_size = self.built_size
+        new.stamp = self.stamp
+        new._indptr, new._docs, new._weights = self._indptr, self._docs, self._weights
+        analysed = [new._analyse(doc) for doc in documents]
+        new._finish(*new._postings_of(analysed))
+        return new
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """True once incremental updates have moved far from the last full build."""
+        return len(self._ids) > 1.25 * max(self.built_size, 8)
 
     # -- searching ------------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 5) -> list[Suggestion]:
         """The articles that answer the query, best first; [] when nothing is relevant enough."""
-        if limit <= 0 or not self._ids:
+        if limit <= 0 or not self._slots:
             return []
         t = self.tuning
         resolved = self._resolve(query)
@@ -225,11 +354,8 @@ class KbIndex:
         candidates, where = np.unique(ids, return_inverse=True)
         scores = np.bincount(where, weights=gains, minlength=len(candidates))
         for _, tid, w in bounded[:split]:
-            docs, weights = self._postings(tid)
-            at = np.searchsorted(docs, candidates)
-            at[at == len(docs)] = 0
-            found = docs[at] == candidates if len(docs) else np.zeros(len(candidates), dtype=bool)
-            scores[found] += weights[at[found]] * w
+            found, at = self._contains(tid, candidates)
+            scores[found] += self._weights[int(self._indptr[tid]) + at[found]] * w
         confidence = scores / full_marks
         keep = confidence >= t.threshold * t.follow_ratio
         if not keep.any() or confidence.max() < t.threshold:
@@ -242,19 +368,45 @@ class KbIndex:
             top = confidence >= kth  # the best `limit`, and any that tie with the last of them
             candidates, confidence = candidates[top], confidence[top]
         order = np.lexsort((candidates, -confidence))[:limit]
+        chosen = candidates[order]
+        matched = self._matched(resolved, chosen)
         return [
             Suggestion(
-                id=self._ids[int(candidates[i])],
-                title=self._titles[int(candidates[i])],
+                id=self._ids[int(number)],
+                title=self._titles[int(number)] or "",
                 score=round(min(float(confidence[i]), 1.0), 4),
-                url=self._urls[int(candidates[i])],
+                url=self._urls[int(number)],
+                matched=words,
             )
-            for i in order
+            for i, number, words in zip(order, chosen, matched, strict=True)
         ]
 
     def _postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self._indptr[tid]), int(self._indptr[tid + 1])
         return self._docs[start:end], self._weights[start:end]
+
+    def _contains(self, tid: int, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the (sorted) article numbers have the term, and where in its postings."""
+        docs, _ = self._postings(tid)
+        if not len(docs):
+            return np.zeros(len(numbers), dtype=bool), np.zeros(len(numbers), dtype=np.int64)
+        at = np.searchsorted(docs, numbers)
+        at[at == len(docs)] = 0
+        return docs[at] == numbers, at
+
+    def _matched(self, resolved: _Query, numbers: np.ndarray) -> list[tuple[str, ...]]:
+        """For each chosen article, the query's words whose term it contains, in query order."""
+        found = {tid: self._contains(tid, np.sort(numbers)) for tid in resolved.words}
+        ordered = np.sort(numbers)
+        out = []
+        for number in numbers:
+            position = int(np.searchsorted(ordered, number))
+            words: list[str] = []
+            for tid, query_words in resolved.words.items():
+                if found[tid][0][position]:
+                    words += [w for w in query_words if w not in words]
+            out.append(tuple(words))
+        return out
 
     def _resolve(self, query: str) -> _Query:
         t = self.tuning
@@ -270,11 +422,15 @@ class KbIndex:
                 looked_up[word] = self._lookup(word, language, other)
             tid, weight = looked_up[word]
             if first and tid is None:
-                resolved.maximum += t.unknown_weight * self._rare
+                resolved.maximum += t.unknown_weight * self._unknown
             elif first and tid is not None and tid not in resolved.weights:
                 idf = float(self._idf[tid])
                 resolved.maximum += idf
                 resolved.weights[tid] = idf * weight
+            if tid is not None:
+                written = resolved.words.setdefault(tid, [])
+                if word not in written:
+                    written.append(word)
             if tid is not None and previous is not None:
                 phrase = self._vocab.get(f"{self._terms[previous]} {self._terms[tid]}")
                 if phrase is not None and phrase not in resolved.weights:
@@ -284,12 +440,12 @@ class KbIndex:
 
     def _lookup(self, word: str, language: text.Language, other: text.Language) -> tuple[int | None, float]:
         """The term a query word stands for, and how much a match counts (less for a typo)."""
-        for candidate in (text.stem(word, language), text.stem(word, other), word):
+        for candidate in (text.term(word, language), text.term(word, other), word):
             tid = self._vocab.get(candidate)
-            if tid is not None:
+            if tid is not None and self._indptr[tid + 1] > self._indptr[tid]:
                 return tid, 1.0
         tid = self._surface.get(word)
-        if tid is not None:
+        if tid is not None and self._indptr[tid + 1] > self._indptr[tid]:
             return tid, 1.0
         near = self._nearest(word)
         if near is None:
@@ -312,6 +468,8 @@ class KbIndex:
             choice, distance, _ = found
             tid = self._surface[choice]
             df = int(self._indptr[tid + 1] - self._indptr[tid])
+            if df == 0:
+                continue
             key = (int(distance), -df, choice)
             if best is None or key < best:
                 best = key

@@ -48,7 +48,9 @@ def test_search_json(app: typer.Typer) -> None:
     items = json.loads(result.stdout)
     assert 1 <= len(items) <= 2
     assert items[0]["id"] == "vpn-connect"
-    assert all(set(item) == {"id", "title", "score"} for item in items)
+    assert all(set(item) == {"id", "title", "score", "matched"} for item in items)
+    assert {"vpn", "809"} <= set(items[0]["matched"])  # why it was suggested, in the query's own words
+    assert "matti" not in items[0]["matched"]
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
 
 

@@ -104,6 +104,13 @@ async def test_another_process_import_is_noticed(kb_db: str, monkeypatch: pytest
     )
     assert await service.search("dishwasher leaking water") == []  # checked less than CHECK_INTERVAL ago
     monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
+    before = service._cache.index
+    # The search answers from the index it has and leaves the refresh to a background task.
+    assert await service.search("dishwasher leaking water") == []
+    assert service._cache.task is not None
+    await service._cache.task
+    assert service._cache.index is not before  # swapped in, not changed under a running search
+    assert before is not None and "dishwasher" not in before
     assert (await service.search("dishwasher leaking water"))[0].id == "dishwasher"
 
 
