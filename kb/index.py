@@ -72,7 +72,8 @@ class Tuning:
     question_weight: float = 1.5  # alternate questions: below the title, above the body
     body_weight: float = 0.4
     title_b: float = 0.3
-    question_b: float = 0.5
+    question_b: float = 0.8  # many learnt questions: a word counts by the share of them that use it
+    question_length: float = 1.0
     body_b: float = 0.75
     phrase_weight: float = 0.5  # bonus for two adjacent query words that are adjacent in a title
     unknown_weight: float = 1.0  # an unknown query word weighs this times a word found in one article
@@ -132,10 +133,8 @@ class KbIndex:
         if len(analysed):
             self._avg_title = max(float(lengths[:, 0].mean()), 1.0)
             self._avg_body = max(float(lengths[:, 1].mean()), 1.0)
-            asked = lengths[:, 2][lengths[:, 2] > 0]
-            self._avg_questions = max(float(asked.mean()), 1.0) if len(asked) else 1.0
         else:
-            self._avg_title = self._avg_body = self._avg_questions = 1.0
+            self._avg_title = self._avg_body = 1.0
         self.built_size = len(analysed)  # articles at the last full build (averages are frozen there)
         self._indptr = np.zeros(1, dtype=np.int64)
         self._docs = _NO_DOCS
@@ -244,7 +243,10 @@ class KbIndex:
             post_questions.extend(a.questions)
             norm_title.extend([1 - t.title_b + t.title_b * a.title_len / self._avg_title] * n)
             norm_body.extend([1 - t.body_b + t.body_b * a.body_len / self._avg_body] * n)
-            norm_questions.extend([1 - t.question_b + t.question_b * a.question_count / self._avg_questions] * n)
+            # A fixed reference, not the collection's average: questions arrive one at a time, and an
+            # incremental update must score them as a fresh build would.
+            asked = 1 - t.question_b + t.question_b * a.question_count / t.question_length if a.question_count else 1.0
+            norm_questions.extend([asked] * n)
 
         def f32(values: array) -> np.ndarray:  # type: ignore[type-arg]
             return np.frombuffer(values, dtype=np.float32) if len(values) else np.zeros(0, dtype=np.float32)
@@ -310,7 +312,7 @@ class KbIndex:
         new._slots, new._vocab, new._terms = dict(self._slots), dict(self._vocab), list(self._terms)
         new._surface = dict(self._surface)
         new._buckets = {key: list(words) for key, words in self._buckets.items()}
-        new._avg_title, new._avg_body, new._avg_questions = self._avg_title, self._avg_body, self._avg_questions
+        new._avg_title, new._avg_body = self._avg_title, self._avg_body
         new.built_size = self.built_size
         new.stamp = self.stamp
         new._indptr, new._docs, new._weights = self._indptr, self._docs, self._weights
