@@ -156,9 +156,7 @@ SPECS: tuple[CommandSpec, ...] = (
     _spec("sla", "key:ticket", AGENTS, "each SLA clock: target, used, left, paused", "sla ACME-7",
           refusal="only consultants and leads can see SLA clocks"),
     _spec("kb", "[text:text]", ROLES_ALL,
-          "search the knowledge base; `kb draft KEY` turns a resolved ticket into a draft article; "
-          "`kb link KEY ARTICLE` makes the ticket's words an alternate question of the article; "
-          "`kb questions ARTICLE [remove N]` lists (or removes) them",
+          "search the knowledge base; `kb draft KEY` turns a resolved ticket into a draft article",
           "kb reset password"),
     _spec("estimate", "key:ticket duration:duration [text:text]", AGENTS,
           "send an estimate for the customer's approval (change requests, development)",

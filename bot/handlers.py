@@ -124,7 +124,8 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
     from bot.process import route_new_ticket
 
     return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
-            triage_announcement(ticket, customer.name, text), *await route_new_ticket(ticket, customer, who.person)]
+            triage_announcement(ticket, customer.name, text, suggestions),
+            *await route_new_ticket(ticket, customer, who.person)]
 
 
 async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str]:

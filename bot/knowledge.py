@@ -11,6 +11,7 @@ from bot import tickets as svc
 from bot.commands import TICKET_KEY, Command
 from bot.handlers import Env, handler, load_ticket, say
 from bot.types import Audience, Reply
+from bot.views import suggestion_reason
 from kb import service as kb_service
 from storage.models import Message, Ticket
 
@@ -37,9 +38,8 @@ async def _kb(env: Env, cmd: Command) -> list[Reply]:
     lines = [f"Articles for '{words[:80]}':"]
     for h in hits:
         line = f"• {h.title}" + (f" <{h.url}>" if getattr(h, "url", None) else "")
-        matched = getattr(h, "matched", ())
         if env.who.is_agent:
-            line += f" ({h.id}" + (f"; matched: {', '.join(matched)}" if matched else "") + ")"
+            line += f" — {suggestion_reason(h)}"
         lines.append(line)
     return [say("\n".join(lines))]
 

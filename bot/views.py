@@ -70,13 +70,16 @@ def agent_buttons(key: str) -> tuple[Button, ...]:
     )
 
 
-def triage_announcement(ticket: Ticket, customer_name: str, text: str) -> Reply:
+def triage_announcement(ticket: Ticket, customer_name: str, text: str, suggestions: Sequence[Any] = ()) -> Reply:
     excerpt = text if len(text) <= 500 else text[:499] + "…"
+    fields = [Field("Customer", customer_name), Field("Priority", ticket.priority),
+              Field("Type", TYPE_NAMES[ticket.type]), Field("Message", excerpt)]
+    if suggestions:  # what the customer was offered, and the words that made it relevant
+        fields.append(Field("Suggested", "; ".join(suggestion_reason(s) for s in suggestions)))
     return Reply(
         text=f"New ticket {ticket.key} from {customer_name}: {ticket.title}",
         title=f"{ticket.key}: {ticket.title}",
-        fields=(Field("Customer", customer_name), Field("Priority", ticket.priority),
-                Field("Type", TYPE_NAMES[ticket.type]), Field("Message", excerpt)),
+        fields=tuple(fields),
         buttons=agent_buttons(ticket.key),
         audience=Audience.TRIAGE, ticket_key=ticket.key, internal=True, kind="notice",
         dedupe=f"triage:{ticket.key}",
@@ -89,6 +92,12 @@ def suggestion_lines(suggestions: Sequence[Any]) -> list[str]:
     lines = ["These articles may help meanwhile:"]
     lines += [f"• {s.title}" + (f" <{s.url}>" if getattr(s, "url", None) else "") for s in suggestions]
     return lines
+
+
+def suggestion_reason(suggestion: Any) -> str:
+    """`password-reset (matched: password, login)`: an article id and why it was offered."""
+    matched = getattr(suggestion, "matched", ())
+    return f"{suggestion.id} (matched: {', '.join(matched)})" if matched else str(suggestion.id)
 
 
 def solved_buttons(key: str, suggestions: Sequence[Any]) -> tuple[Button, ...]:
