@@ -135,7 +135,7 @@ async def test_record_solved_once_per_ticket_and_article(database: str) -> None:
     assert await KbFeedback.filter(ticket_id=ticket.id).count() == 2
 
 
-async def test_saved_index_is_loaded_not_rebuilt(kb_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_saved_index_is_loaded_not_rebuilt(kb_any_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     await service.import_paths([FIXTURES])
     expected = await service.search("vpn error 809 in a hotel")
     assert expected
@@ -147,7 +147,7 @@ async def test_saved_index_is_loaded_not_rebuilt(kb_db: str, monkeypatch: pytest
     assert await service.search("vpn error 809 in a hotel") == expected
 
 
-async def test_saved_index_is_brought_up_to_date_incrementally(kb_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_saved_index_is_brought_up_to_date_incrementally(kb_any_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     await service.import_paths([FIXTURES])
     service.invalidate()
     await KbArticle.create(article_id="dishwasher", title="The office dishwasher is leaking water", tags=[],
@@ -159,7 +159,7 @@ async def test_saved_index_is_brought_up_to_date_incrementally(kb_db: str, monke
 
 
 async def test_search_never_waits_and_refreshes_outside_the_transaction(
-    kb_db: str, monkeypatch: pytest.MonkeyPatch
+    kb_any_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tortoise import connections
     from tortoise.transactions import in_transaction
