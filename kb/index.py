@@ -424,6 +424,15 @@ class KbIndex:
                 looked_up[word] = self._lookup(word, language, other)
             tid, weight = looked_up[word]
             if first and tid is None:
+                part = self._compound_part(word, language, other)
+                if part is not None and part not in resolved.weights:
+                    # "salasananvaihto": the known part counts as a word, the rest as an unknown one
+                    idf = float(self._idf[part])
+                    resolved.maximum += idf + t.unknown_weight * self._unknown
+                    resolved.weights[part] = idf
+                    resolved.words.setdefault(part, []).append(word)
+                    previous = part
+                    continue
                 resolved.maximum += t.unknown_weight * self._unknown
             elif first and tid is not None and tid not in resolved.weights:
                 idf = float(self._idf[tid])
@@ -454,6 +463,18 @@ class KbIndex:
             return None, 0.0
         return near, self.tuning.fuzzy_weight
 
+    def _compound_part(self, word: str, language: text.Language, other: text.Language) -> int | None:
+        """The known word that an unknown compound starts or ends with ("sähköposti|osoite")."""
+        if len(word) < _COMPOUND_MIN_LENGTH or _has_digit(word):
+            return None
+        for size in range(len(word) - _COMPOUND_MIN_REST, _COMPOUND_MIN_PART - 1, -1):
+            for piece in (word[:size], word[-size:]):
+                for candidate in (text.term(piece, language), text.term(piece, other)):
+                    tid = self._vocab.get(candidate)
+                    if tid is not None and self._indptr[tid + 1] > self._indptr[tid]:
+                        return tid
+        return None
+
     def _nearest(self, word: str) -> int | None:
         """The closest known word within one edit (two for long words), by rapidfuzz."""
         if len(word) < _FUZZY_MIN_LENGTH or _has_digit(word):
@@ -482,6 +503,9 @@ class KbIndex:
 MAX_QUERY_CHARS = 20_000
 MAX_QUERY_WORDS = 200
 _FUZZY_MIN_LENGTH = 5
+_COMPOUND_MIN_LENGTH = 9  # shorter unknown words are not split
+_COMPOUND_MIN_PART = 5  # the known part of a compound
+_COMPOUND_MIN_REST = 3
 _FUZZY_TWO_EDITS = 9
 
 

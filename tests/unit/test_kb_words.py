@@ -52,6 +52,7 @@ def test_unrelated_words_stay_apart() -> None:
         "salasana vanhentunut",
         "en pääse kirjautumaan",
         "2fa code not accepted",
+        "salasananvaihto ei onnistu",
     ],
 )
 def test_example_knowledge_base_answers_login_questions(examples: KbIndex, query: str) -> None:
@@ -116,3 +117,16 @@ def test_index_survives_a_pickle_round_trip(examples: KbIndex) -> None:
     loaded = pickle.loads(pickle.dumps(examples, protocol=pickle.HIGHEST_PROTOCOL))
     for query in ["cannot log in", "printer queue stuck", "vpn drops"]:
         assert loaded.search(query) == examples.search(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "article"),
+    [("sähköpostiosoite ei toimi", "outlook-slow"), ("tulostinjono jumissa", "printer-queue")],
+)
+def test_compound_words_find_their_known_part(examples: KbIndex, query: str, article: str) -> None:
+    found = examples.search(query)
+    assert found and found[0].id == article and found[0].matched == (query.split()[0],)
+
+
+def test_a_word_that_only_contains_a_short_known_word_is_not_split(examples: KbIndex) -> None:
+    assert examples.search("vpnxyzzyqq") == []  # "vpn" is shorter than a compound's known part
