@@ -372,6 +372,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer queries, 10k articles only (about a minute)")
     parser.add_argument("--kbeval", type=Path, default=DEFAULT_KBEVAL)
+    parser.add_argument("--sizes", default=None, help="comma-separated article counts for the speed part "
+                        "(default 10000,100000; 10000 with --quick; 0 skips it)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "kb.json")
     args = parser.parse_args()
     kbeval: Path = args.kbeval
@@ -437,6 +439,8 @@ def main() -> int:
     if args.quick:
         scale_queries = scale_queries[::2]
     sizes = [10_000] if args.quick else [10_000, 100_000]
+    if args.sizes is not None:
+        sizes = [int(n) for n in args.sizes.split(",") if int(n) > 0]
     rows = []
     results["scale"] = []
     for size in sizes:
