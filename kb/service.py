@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 3.0  # seconds between checks for articles changed by another process
+SAVE_INTERVAL = 300.0  # an incrementally updated index is saved at most this often (a full build always)
+# Incremental reads go back this far before the newest change they saw: a transaction that
+# committed late may carry an earlier updated_at than one that committed before it.
+COMMIT_SLACK = timedelta(seconds=60)
 MAX_QUESTION_CHARS = 1000
 _BATCH = 500
 _FORMAT = 1  # of the saved index file
@@ -77,6 +81,7 @@ class _Cache:
     checked_at: float = 0.0
     task: asyncio.Task[None] | None = None
     loop: asyncio.AbstractEventLoop | None = None
+    saved_at: float = float("-inf")
 
 
 _cache = _Cache()
@@ -334,19 +339,22 @@ async def _refresh() -> None:
     if index is not None and _stamp_of(index).signature == signature:
         _cache.index = index
         return
+    full = index is None or index.needs_rebuild
     if index is None or index.needs_rebuild:
         documents = await _documents(None)
         built = await asyncio.to_thread(_build, documents)
     else:
         since = _stamp_of(index).latest
-        documents = await _documents(since)
+        documents = await _documents(since - COMMIT_SLACK if since is not None else None)
         built = await asyncio.to_thread(index.with_documents, documents)
         if len(built) != signature[0]:  # something changed that the incremental read cannot see
             built = await asyncio.to_thread(_build, await _documents(None))
+            full = True
     built.stamp = _Stamp(database, signature, latest)
     _cache.index = built  # the swap: searches from now on use the new index
-    if path is not None:
+    if path is not None and (full or time.monotonic() - _cache.saved_at >= SAVE_INTERVAL):
         await asyncio.to_thread(_save, path, built)
+        _cache.saved_at = time.monotonic()
 
 
 def _build(documents: list[Document]) -> KbIndex:
@@ -392,7 +400,11 @@ async def _signature() -> tuple[tuple[Any, ...], datetime | None]:
     latest = row.get("latest")
     if isinstance(latest, str):
         latest = datetime.fromisoformat(latest)
-    return (row.get("n") or 0, str(latest), row.get("ids") or 0), latest
+    asked = await KbQuestion.all().annotate(n=Count("id"), last=Max("id")).values("n", "last")
+    questions = asked[0] if asked else {}
+    return (
+        row.get("n") or 0, str(latest), row.get("ids") or 0, questions.get("n") or 0, questions.get("last") or 0
+    ), latest
 
 
 def _index_path(database: str) -> Path | None:
