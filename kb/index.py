@@ -99,18 +99,18 @@ class _Query:
     words: dict[int, list[str]] = field(default_factory=dict)  # term id -> the query's words for it
 
 
-@dataclass
-class _Analysed:
-    """One article's postings before they join the index."""
+class _Buffers:
+    """Postings of articles being added, in compact arrays (a Python list per article would take
+    ten times the memory of the finished index at 100k articles)."""
 
-    number: int
-    terms: list[int]
-    title: list[float]
-    body: list[float]
-    questions: list[float]
-    title_len: float
-    body_len: float
-    question_count: float
+    def __init__(self) -> None:
+        self.doc, self.term = array("i"), array("i")
+        self.title, self.body, self.questions = array("f"), array("f"), array("f")
+        self.title_len, self.body_len, self.question_count = array("f"), array("f"), array("f")
+        self.first: int | None = None  # the slot of the first article added
+
+    def __len__(self) -> int:
+        return len(self.title_len)
 
 
 class KbIndex:
@@ -128,18 +128,19 @@ class KbIndex:
         self._surface: dict[str, int] = {}  # a word as written -> its term id, for typo tolerance
         self._buckets: dict[tuple[str, int], list[str]] = {}
         self.stamp: object = None  # what the owner knows about the source this was built from
-        analysed = [self._analyse(doc) for doc in documents]
-        lengths = np.array([[a.title_len, a.body_len, a.question_count] for a in analysed], dtype=np.float64)
-        if len(analysed):
-            self._avg_title = max(float(lengths[:, 0].mean()), 1.0)
-            self._avg_body = max(float(lengths[:, 1].mean()), 1.0)
+        buffers = _Buffers()
+        for doc in documents:
+            self._analyse(doc, buffers)
+        if len(buffers):
+            self._avg_title = max(float(np.frombuffer(buffers.title_len, dtype=np.float32).mean()), 1.0)
+            self._avg_body = max(float(np.frombuffer(buffers.body_len, dtype=np.float32).mean()), 1.0)
         else:
             self._avg_title = self._avg_body = 1.0
-        self.built_size = len(analysed)  # articles at the last full build (averages are frozen there)
+        self.built_size = len(buffers)  # articles at the last full build (averages are frozen there)
         self._indptr = np.zeros(1, dtype=np.int64)
         self._docs = _NO_DOCS
         self._weights = np.zeros(0, dtype=np.float32)
-        self._finish(*self._postings_of(analysed))
+        self._finish(*self._postings_of(buffers))
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -170,7 +171,7 @@ class KbIndex:
 
     # -- building -------------------------------------------------------------------------------
 
-    def _analyse(self, doc: Document) -> _Analysed:
+    def _analyse(self, doc: Document, out: _Buffers) -> None:
         """Words of one article, added to the vocabularies; the article takes the next slot."""
         number = len(self._ids)
         self._ids.append(doc.id)
@@ -214,49 +215,42 @@ class KbIndex:
             tids.append(tid)
         for word, term in zip(content, stemmed, strict=True):
             if word not in surface:
-                surface[word] = vocab[term]
+                tid = vocab[term]
+                word = terms_list[tid] if word == term else word  # one string object, not two equal ones
+                surface[word] = tid
                 if len(word) >= _FUZZY_MIN_LENGTH and not _has_digit(word):
                     self._buckets.setdefault((word[0], len(word)), []).append(word)
-        return _Analysed(
-            number=number,
-            terms=tids,
-            title=[float(in_title.get(k, 0)) for k in keys],
-            body=[float(in_body.get(k, 0)) for k in keys],
-            questions=[float(in_questions.get(k, 0)) for k in keys],
-            title_len=float(len(title_content) + len(tag_content)),
-            body_len=float(len(body_content)),
-            question_count=float(len(asked)),
-        )
+        if out.first is None:
+            out.first = number
+        out.doc.extend([number] * len(tids))
+        out.term.extend(tids)
+        out.title.extend([in_title.get(k, 0) for k in keys])
+        out.body.extend([in_body.get(k, 0) for k in keys])
+        out.questions.extend([in_questions.get(k, 0) for k in keys])
+        out.title_len.append(len(title_content) + len(tag_content))
+        out.body_len.append(len(body_content))
+        out.question_count.append(len(asked))
 
-    def _postings_of(self, analysed: list[_Analysed]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _postings_of(self, out: _Buffers) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(term, doc, weight) of new postings, sorted by term then doc."""
         t = self.tuning
-        post_doc, post_term = array("i"), array("i")
-        post_title, post_body, post_questions = array("f"), array("f"), array("f")
-        norm_title, norm_body, norm_questions = array("f"), array("f"), array("f")
-        for a in analysed:
-            n = len(a.terms)
-            post_doc.extend([a.number] * n)
-            post_term.extend(a.terms)
-            post_title.extend(a.title)
-            post_body.extend(a.body)
-            post_questions.extend(a.questions)
-            norm_title.extend([1 - t.title_b + t.title_b * a.title_len / self._avg_title] * n)
-            norm_body.extend([1 - t.body_b + t.body_b * a.body_len / self._avg_body] * n)
-            # A fixed reference, not the collection's average: questions arrive one at a time, and an
-            # incremental update must score them as a fresh build would.
-            asked = 1 - t.question_b + t.question_b * a.question_count / t.question_length if a.question_count else 1.0
-            norm_questions.extend([asked] * n)
-
-        def f32(values: array) -> np.ndarray:  # type: ignore[type-arg]
-            return np.frombuffer(values, dtype=np.float32) if len(values) else np.zeros(0, dtype=np.float32)
-
-        docs = np.frombuffer(post_doc, dtype=np.int32) if len(post_doc) else _NO_DOCS
-        terms = np.frombuffer(post_term, dtype=np.int32) if len(post_term) else _NO_DOCS
+        if not len(out.doc):
+            return _NO_DOCS, _NO_DOCS, np.zeros(0, dtype=np.float32)
+        docs = np.frombuffer(out.doc, dtype=np.int32)
+        terms = np.frombuffer(out.term, dtype=np.int32)
+        local = docs - (out.first or 0)
+        title_len = np.frombuffer(out.title_len, dtype=np.float32)[local]
+        body_len = np.frombuffer(out.body_len, dtype=np.float32)[local]
+        asked = np.frombuffer(out.question_count, dtype=np.float32)[local]
+        norm_title = 1 - t.title_b + t.title_b * title_len / self._avg_title
+        norm_body = 1 - t.body_b + t.body_b * body_len / self._avg_body
+        # A fixed reference, not the collection's average: questions arrive one at a time, and an
+        # incremental update must score them as a fresh build would.
+        norm_questions = np.where(asked > 0, 1 - t.question_b + t.question_b * asked / t.question_length, 1.0)
         tf = (
-            t.title_weight * f32(post_title) / f32(norm_title)
-            + t.body_weight * f32(post_body) / f32(norm_body)
-            + t.question_weight * f32(post_questions) / f32(norm_questions)
+            t.title_weight * np.frombuffer(out.title, dtype=np.float32) / norm_title
+            + t.body_weight * np.frombuffer(out.body, dtype=np.float32) / norm_body
+            + t.question_weight * np.frombuffer(out.questions, dtype=np.float32) / norm_questions
         )
         weights = (tf / (t.k1 + tf)).astype(np.float32)
         order = np.argsort(terms, kind="stable")  # postings of a term stay in document order
@@ -316,8 +310,10 @@ class KbIndex:
         new.built_size = self.built_size
         new.stamp = self.stamp
         new._indptr, new._docs, new._weights = self._indptr, self._docs, self._weights
-        analysed = [new._analyse(doc) for doc in documents]
-        new._finish(*new._postings_of(analysed))
+        buffers = _Buffers()
+        for doc in documents:
+            new._analyse(doc, buffers)
+        new._finish(*new._postings_of(buffers))
         return new
 
     @property
