@@ -378,3 +378,15 @@ class KbQuestion(Model):
     class Meta:
         table = "kb_question"
         unique_together = (("article_id", "ticket"),)
+
+
+class InstallationSecret(Model):
+    """A random value generated once per installation (the pseudonym key of privacy erasure)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    value = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "installation_secret"
