@@ -174,7 +174,7 @@ class Helpdesk:
         ack = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="ack",
                     buttons=views.solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
         routing = await process.route_new_ticket(ticket, customer)
-        return [ack, triage_announcement(ticket, customer.name, text), *routing]
+        return [ack, triage_announcement(ticket, customer.name, text, suggestions), *routing]
 
     async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
         platform = msg.place.platform.value

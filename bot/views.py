@@ -93,15 +93,18 @@ def buttons_for(ticket: Ticket, role: str, person_id: int | None) -> tuple[Butto
     return tuple(out)
 
 
-def triage_announcement(ticket: Ticket, customer_name: str, text: str) -> Reply:
+def triage_announcement(ticket: Ticket, customer_name: str, text: str, suggestions: Sequence[Any] = ()) -> Reply:
     """The triage post of a new ticket; the customer's words in it are quoted, so they ping nobody."""
     excerpt = cut(quote(text), 500)
     title = shown_title(ticket.title)
+    fields = [Field("Customer", customer_name), Field("Priority", ticket.priority),
+              Field("Type", TYPE_NAMES[ticket.type]), Field("Message", excerpt)]
+    if suggestions:  # what the customer was offered, and the words that made it relevant
+        fields.append(Field("Suggested", "; ".join(suggestion_reason(s) for s in suggestions)))
     return Reply(
         text=f"New ticket {ticket.key} from {customer_name}: {title}",
         title=f"{ticket.key}: {title}",
-        fields=(Field("Customer", customer_name), Field("Priority", ticket.priority),
-                Field("Type", TYPE_NAMES[ticket.type]), Field("Message", excerpt)),
+        fields=tuple(fields),
         buttons=agent_buttons(ticket.key),
         audience=Audience.TRIAGE, ticket_key=ticket.key, internal=True, kind="notice",
         dedupe=f"triage:{ticket.key}",
@@ -114,6 +117,12 @@ def suggestion_lines(suggestions: Sequence[Any]) -> list[str]:
     lines = ["These articles may help meanwhile:"]
     lines += [f"• {s.title}" + (f" <{s.url}>" if getattr(s, "url", None) else "") for s in suggestions]
     return lines
+
+
+def suggestion_reason(suggestion: Any) -> str:
+    """`password-reset (matched: password, login)`: an article id and why it was offered."""
+    matched = getattr(suggestion, "matched", ())
+    return f"{suggestion.id} (matched: {', '.join(matched)})" if matched else str(suggestion.id)
 
 
 def solved_buttons(key: str, suggestions: Sequence[Any]) -> tuple[Button, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -173,6 +174,10 @@ def console(as_: Annotated[str, typer.Option("--as", help="customer:ACME, consul
     s = settings()
 
     async def body() -> None:
+        from kb import service as kb_service
+
+        with contextlib.suppress(Exception):  # a knowledge base that fails to load never blocks the console
+            await kb_service.ready()  # the saved index: the first ticket already gets its suggestions
         try:
             await run_console(Helpdesk(), identity)
         except RoleError as exc:

@@ -31,10 +31,11 @@ PROGRESS_FROM = 50  # show a progress bar when importing at least this many file
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `kb` command group (import, search) to the main CLI."""
+    """Add the `kb` command group (import, search, questions) to the main CLI."""
     kb_app = typer.Typer(help="Knowledge base: import Markdown articles, search them.", no_args_is_help=True)
     kb_app.command("import")(import_command)
     kb_app.command("search")(search_command)
+    kb_app.command("questions")(questions_command)
     app.add_typer(kb_app, name="kb")
 
 
@@ -91,7 +92,9 @@ def _print_report(console: Console, report: ImportReport) -> None:
 def search_command(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for; '-' with --json reads stdin.")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=100, help="At most this many articles.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help='Print [{"id", "title", "score"}], best first.')] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='Print [{"id", "title", "score", "matched"}], best first.')
+    ] = False,
 ) -> None:
     """Suggest articles for a question; nothing when no article is relevant enough."""
     if query == "-":
@@ -112,18 +115,21 @@ def search_command(
     table.add_column("id")
     table.add_column("title", overflow="fold")
     table.add_column("score", justify="right")
+    table.add_column("matched", overflow="fold")
     for number, hit in enumerate(results, start=1):
-        table.add_row(str(number), hit.id, hit.title, f"{hit.score:.2f}")
+        table.add_row(str(number), hit.id, hit.title, f"{hit.score:.2f}", ", ".join(hit.matched))
     console.print(table)
 
 
 async def _search(query: str, limit: int) -> list[Suggestion]:
     async with db.database():
+        await service.ready()  # the saved index, brought up to date; built only when there is none
         return await service.search(query, limit)
 
 
 async def _batch(limit: int) -> None:
     async with db.database():
+        await service.ready()
         while True:
             line = sys.stdin.readline()
             if not line:
@@ -141,7 +147,57 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 
 
 def _json(results: list[Suggestion]) -> str:
-    return json.dumps([{"id": r.id, "title": r.title, "score": r.score} for r in results], ensure_ascii=False)
+    return json.dumps(
+        [{"id": r.id, "title": r.title, "score": r.score, "matched": list(r.matched)} for r in results],
+        ensure_ascii=False,
+    )
+
+
+def questions_command(
+    article: Annotated[str, typer.Argument(metavar="ARTICLE", help="The article id.")],
+    remove: Annotated[
+        int | None, typer.Option("--remove", metavar="N", help="Forget alternate question N.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help='Print [{"id", "text", "source", "ticket"}].')] = False,
+) -> None:
+    """An article's alternate questions, learnt from the tickets it answered."""
+    rows = _run(_questions(article, remove))
+    if remove is not None:
+        typer.echo(f"question {remove} removed from {article}")
+        return
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo(f"{article} has no alternate questions yet.")
+        return
+    table = Table(title=f"kb questions: {article}")
+    for column in ("id", "question", "source", "ticket", "added"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(str(row["id"]), row["text"], row["source"], row["ticket"] or "", row["created_at"])
+    Console().print(table)
+
+
+async def _questions(article: str, remove: int | None) -> list[dict[str, Any]]:
+    from storage.models import Ticket
+
+    async with db.database():
+        if not await service.article_exists(article):
+            _fail(f"kb questions: no article '{article}'")
+        if remove is not None:
+            if not await service.remove_question(article, remove):
+                _fail(f"kb questions: {article} has no question {remove}")
+            return []
+        rows = await service.questions(article)
+        keys = dict(
+            await Ticket.filter(id__in=[r.ticket_id for r in rows if r.ticket_id]).values_list("id", "key")
+        )
+        return [
+            {"id": r.id, "text": r.text, "source": r.source, "ticket": keys.get(r.ticket_id) if r.ticket_id else None,
+             "created_at": r.created_at.isoformat()}
+            for r in rows
+        ]
 
 
 def _fail(message: str) -> NoReturn:

@@ -12,6 +12,7 @@ from typing import Any
 from bot import reminders
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
+from kb import service as kb_service
 from storage import db, inbox, outbox, retention
 
 STOP_TIMEOUT = 10  # seconds each worker gets to finish its current item on shutdown
@@ -37,6 +38,7 @@ class Runtime:
         if not self.workers:
             return
         self._stop.clear()
+        kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
         self._tasks = [
             asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake)),
             asyncio.create_task(inbox.run_worker(self.desk.process_inbox_one, self._stop, self.inbox_wake,
@@ -57,6 +59,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=STOP_TIMEOUT)
         self._tasks = []
+        await kb_service.stop()
 
     @contextlib.asynccontextmanager
     async def running(self, database_url: str | None) -> AsyncIterator[Runtime]:

@@ -19,6 +19,8 @@ from typing import Literal
 
 import Stemmer
 
+from kb import synonyms
+
 Language = Literal["en", "fi"]
 
 
@@ -125,7 +127,8 @@ def normalize(text: str) -> str:
 def tokens(text: str) -> list[str]:
     """Every word of a text, normalised, stop words included (they tell the language).
 
-    A hyphenated word gives its parts and the parts joined: "Wi-Fi" matches "wifi" and "fi".
+    A hyphenated word gives its parts and the parts joined: "Follow-up" matches "followup" and
+    "up"; one the synonym table knows ("wi-fi", "e-mail", "log-in") gives only its joined form.
     """
     return _split(_WORD.findall(normalize(text)))
 
@@ -137,8 +140,10 @@ def _split(words: list[str]) -> list[str]:
     for word in words:
         if "-" in word:
             parts = word.split("-")
-            out.extend(parts)
-            out.append("".join(parts))
+            joined = "".join(parts)
+            if joined not in synonyms.SURFACE:
+                out.extend(parts)
+            out.append(joined)
         else:
             out.append(word)
     return out
@@ -151,8 +156,12 @@ def tokens_of_fields(*fields: str) -> list[list[str]]:
 
 
 def content_words(words: Iterable[str]) -> list[str]:
-    """The words that say what a text is about: no stop words, pleasantries or single letters."""
-    return [w for w in words if len(w) > 1 and w not in STOP_WORDS]
+    """The words that say what a text is about: no stop words, pleasantries or single letters.
+
+    Two-word phrases of the synonym table become one word first, so "log in" keeps its
+    meaning although "in" is a stop word.
+    """
+    return [w for w in synonyms.join_phrases(list(words)) if len(w) > 1 and w not in STOP_WORDS]
 
 
 def strip_message(text: str) -> str:
@@ -215,7 +224,27 @@ def stems(words: list[str], language: Language) -> list[str]:
     return [cache[w] for w in words]
 
 
+def term(word: str, language: Language) -> str:
+    """The index term of a content word: its stem, or its synonym group's stem."""
+    return terms([word], language)[0]
+
+
+def terms(words: list[str], language: Language) -> list[str]:
+    """term() of many words: a word of the synonym table takes its group's English stem."""
+    surface = synonyms.SURFACE
+    if any(w in surface for w in words):
+        english = stems([surface[w] for w in words if w in surface], "en")
+        words_stems = stems([w for w in words if w not in surface], language)
+        out: list[str] = []
+        known, other = iter(english), iter(words_stems)
+        for word in words:
+            out.append(next(known) if word in surface else synonyms.canonical_stem(next(other), language))
+        return out
+    table = synonyms.STEMS[language]
+    return [table.get(s, s) for s in stems(words, language)]
+
+
 def analyze(text: str, language: Language | None = None) -> list[str]:
-    """Stems of the content words of a text, stemmed in its own language (detected if not given)."""
+    """Terms of the content words of a text, stemmed in its own language (detected if not given)."""
     words = tokens(text)
-    return stems(content_words(words), language or detect_language(words))
+    return terms(content_words(words), language or detect_language(words))

@@ -362,6 +362,24 @@ class KbFeedback(Model):
         unique_together = (("ticket", "article_id"),)
 
 
+class KbQuestion(Model):
+    """An alternate wording of an article's question, learnt from a ticket it answered."""
+
+    id = fields.IntField(primary_key=True)
+    article_id = fields.CharField(max_length=200, db_index=True)
+    text = fields.TextField()
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="kb_questions", null=True, on_delete=fields.SET_NULL
+    )
+    ticket_id: int | None
+    source = fields.CharField(max_length=16)  # solved | link | draft
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "kb_question"
+        unique_together = (("article_id", "ticket"),)
+
+
 class InstallationSecret(Model):
     """A random value generated once per installation (the pseudonym key of privacy erasure)."""
 

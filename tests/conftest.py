@@ -25,6 +25,18 @@ MONDAY_9_HELSINKI = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Saved knowledge-base indexes of PostgreSQL test databases go to a temporary folder, not ~/.cache."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate once; each test copies the file, which is much faster than migrating again."""

@@ -7,6 +7,7 @@ from bot import clocks
 from bot import tickets as svc
 from bot.commands import Command, help_text
 from bot.handlers.base import Env, Handlers, load_ticket, person_for, public, say, store_public, triage, zone_of
+from bot.handlers.knowledge import learn_from_resolution
 from bot.identity import ensure_contact
 from bot.process import delivery_card, route_new_ticket
 from bot.quoting import quote
@@ -66,7 +67,8 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
     root = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="thread_root",
                  buttons=solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
     return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
-            triage_announcement(ticket, customer.name, text), *await route_new_ticket(ticket, customer, who.person)]
+            triage_announcement(ticket, customer.name, text, suggestions),
+            *await route_new_ticket(ticket, customer, who.person)]
 
 
 async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str]:
@@ -255,6 +257,7 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
         await svc.on_agent_public_reply(ticket, env.who, env.now)
     await svc.change_status(ticket, env.who, "resolved", env.now, reason=text)
     await svc.save(ticket, env.now)
+    await learn_from_resolution(ticket)
     rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
     return [
         say(f"{ticket.key} resolved; the resolution was posted to the customer."),

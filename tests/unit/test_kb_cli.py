@@ -48,7 +48,9 @@ def test_search_json(app: typer.Typer) -> None:
     items = json.loads(result.stdout)
     assert 1 <= len(items) <= 2
     assert items[0]["id"] == "vpn-connect"
-    assert all(set(item) == {"id", "title", "score"} for item in items)
+    assert all(set(item) == {"id", "title", "score", "matched"} for item in items)
+    assert {"vpn", "809"} <= set(items[0]["matched"])  # why it was suggested, in the query's own words
+    assert "matti" not in items[0]["matched"]
     assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True)
 
 
@@ -144,3 +146,28 @@ def test_unmigrated_database_says_what_to_do(tmp_path: Path, monkeypatch: pytest
     result = run(app, "search", "--json", "vpn")
     assert result.exit_code == 1
     assert "chatdesk db migrate" in result.stderr
+
+
+def test_questions_list_json_and_remove(app: typer.Typer, db_url: str) -> None:
+    import asyncio
+
+    from storage import db
+
+    imported(app)
+
+    async def add() -> None:
+        async with db.database(db_url):
+            assert await service.add_question("vpn-connect", "hotel network blocks remote access",
+                                              ticket_id=None, source="link")
+
+    asyncio.run(add())
+    result = run(app, "questions", "vpn-connect", "--json")
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["text"] == "hotel network blocks remote access" and row["source"] == "link"
+    assert "hotel network" in run(app, "questions", "vpn-connect").stdout
+    assert run(app, "questions", "no-such-article").exit_code == 1
+    assert run(app, "questions", "vpn-connect", "--remove", str(row["id"] + 1)).exit_code == 1
+    removed = run(app, "questions", "vpn-connect", "--remove", str(row["id"]))
+    assert removed.exit_code == 0 and "removed" in removed.stdout
+    assert "no alternate questions" in run(app, "questions", "vpn-connect").stdout

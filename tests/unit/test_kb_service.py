@@ -104,6 +104,13 @@ async def test_another_process_import_is_noticed(kb_db: str, monkeypatch: pytest
     )
     assert await service.search("dishwasher leaking water") == []  # checked less than CHECK_INTERVAL ago
     monkeypatch.setattr(service, "CHECK_INTERVAL", 0.0)
+    before = service._cache.index
+    # The search answers from the index it has and leaves the refresh to a background task.
+    assert await service.search("dishwasher leaking water") == []
+    assert service._cache.task is not None
+    await service._cache.task
+    assert service._cache.index is not before  # swapped in, not changed under a running search
+    assert before is not None and "dishwasher" not in before
     assert (await service.search("dishwasher leaking water"))[0].id == "dishwasher"
 
 
@@ -126,3 +133,75 @@ async def test_record_solved_once_per_ticket_and_article(database: str) -> None:
     assert await service.record_solved(ticket.id, "vpn-connect", None) is False
     assert await service.record_solved(ticket.id, "vpn-certificate") is True
     assert await KbFeedback.filter(ticket_id=ticket.id).count() == 2
+
+
+async def test_saved_index_is_loaded_not_rebuilt(kb_any_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    await service.import_paths([FIXTURES])
+    expected = await service.search("vpn error 809 in a hotel")
+    assert expected
+    service.invalidate()  # as a new process (a restart, `chatdesk kb search`) starts
+    builds = []
+    monkeypatch.setattr(service, "_build", lambda *a, **k: builds.append(a))  # any rebuild is seen
+    await service.ready()
+    assert builds == []
+    assert await service.search("vpn error 809 in a hotel") == expected
+
+
+async def test_saved_index_is_brought_up_to_date_incrementally(kb_any_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    await service.import_paths([FIXTURES])
+    service.invalidate()
+    await KbArticle.create(article_id="dishwasher", title="The office dishwasher is leaking water", tags=[],
+                           body="Close the valve.", updated_at=datetime.now(UTC))
+    monkeypatch.setattr(service, "_build", lambda *a, **k: pytest.fail("rebuilt from scratch"))
+    await service.ready()
+    assert (await service.search("dishwasher leaking"))[0].id == "dishwasher"
+    assert (await service.search("vpn error 809 in a hotel"))[0].id == "vpn-connect"
+
+
+async def test_search_never_waits_and_refreshes_outside_the_transaction(
+    kb_any_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tortoise import connections
+    from tortoise.transactions import in_transaction
+
+    await service.import_paths([FIXTURES])
+    service.invalidate()
+    seen: list[bool] = []
+    real = service._refresh
+
+    async def spy() -> None:
+        seen.append(getattr(connections.get("default"), "_parent", None) is None)
+        await real()
+
+    monkeypatch.setattr(service, "_refresh", spy)
+    async with in_transaction():
+        assert await service.search("vpn error 809 in a hotel") == []  # nothing loaded yet: no waiting
+        task = service._cache.task
+    assert task is not None
+    await task
+    assert seen == [True]
+    assert (await service.search("vpn error 809 in a hotel"))[0].id == "vpn-connect"
+
+
+async def test_questions_are_kept_once_per_ticket_and_removable(database: str) -> None:
+    service.invalidate()
+    customer = await Customer.first()
+    assert customer is not None
+    now = datetime.now(UTC)
+    ticket = await Ticket.create(
+        key=f"{customer.key}-1", number=1, customer=customer, title="VPN", platform="console",
+        tenant="local", channel="c", created_at=now, updated_at=now,
+    )
+    await KbArticle.create(article_id="vpn", title="VPN keeps disconnecting", tags=[], body="Use IKEv2.",
+                           updated_at=now)
+    assert await service.add_question("vpn", "  remote   desktop freezes ", ticket_id=ticket.id, source="link")
+    assert not await service.add_question("vpn", "again", ticket_id=ticket.id, source="solved")
+    assert not await service.add_question("vpn", "   ", ticket_id=None, source="link")
+    [question] = await service.questions("vpn")
+    assert question.text == "remote desktop freezes"
+    await service.ready()
+    assert (await service.search("remote desktop freezes"))[0].id == "vpn"
+    assert not await service.remove_question("vpn", question.id + 100)
+    assert await service.remove_question("vpn", question.id)
+    await service.ready()
+    assert await service.search("remote desktop freezes") == []
