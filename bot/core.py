@@ -36,8 +36,10 @@ from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcom
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
-from storage.inbox import Inbox, process_next
-from storage.models import ChannelBinding, Contact, Customer, Message, Person, ProcessedEvent, Ticket
+from storage.inbox import BATCH as INBOX_BATCH
+from storage.inbox import Inbox, process_batch
+from storage.models import ChannelBinding, Contact, Customer, Message, Person, Ticket
+from storage.processed import first_delivery
 
 log = logging.getLogger("chatdesk.core")
 
@@ -84,21 +86,23 @@ class Helpdesk:
     async def process_inbox(self) -> int:
         """Process every inbox row due now (the inbox worker's sweep; tests call it to drain)."""
         taken = 0
-        while await self.process_inbox_one():
-            taken += 1
+        while batch := await self.process_inbox_batch():
+            taken += batch
         return taken
 
     async def process_inbox_one(self) -> bool:
         """Process the first due inbox row; False when nothing is due."""
-        result = await process_next(self._accepted, self.clock.now())
-        if result is None:
-            return False
-        msg, outcome = result
-        if outcome is not None:
-            if outcome.queued and self.on_queued:
-                self.on_queued()
+        return bool(await self.process_inbox_batch(limit=1))
+
+    async def process_inbox_batch(self, limit: int = INBOX_BATCH) -> int:
+        """Process a batch of due inbox rows in one transaction; how many were taken (0: none due)."""
+        results = await process_batch(self._accepted, self.clock.now(), limit=limit)
+        handled = [(msg, outcome) for msg, outcome in results if outcome is not None]
+        if self.on_queued and any(outcome.queued for _, outcome in handled):
+            self.on_queued()
+        for msg, outcome in handled:
             self._after(msg, outcome)
-        return True
+        return len(results)
 
     async def _accepted(self, msg: IncomingMessage, accepted_at: datetime) -> Outcome:
         """An inbox row's message, inside the worker's transaction; its times are the accept time."""
@@ -240,30 +244,42 @@ class Helpdesk:
             return True
         # Qualified by channel: Teams activity ids are unique only within a conversation.
         key = f"{channel}|{event_id}"[-255:]
-        _, created = await ProcessedEvent.get_or_create(
-            platform=platform.value, event_id=key, defaults={"created_at": self.clock.now()}
-        )
-        return created
+        return await first_delivery(platform.value, key, self.clock.now())
 
     # -- routing replies into the outbox ------------------------------------------------------
 
     async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None) -> int:
+        """Queue the replies in one statement, in the order given (the customer's first)."""
         now = self.clock.now()
-        queued = 0
+        posts: list[tuple[Destination, Reply]] = []
+        seen: set[str] = set()
+        people = await self._people(replies)
         for reply in replies:
             t = ticket
             if reply.ticket_key and (t is None or t.key != reply.ticket_key):
                 t = await Ticket.filter(key=reply.ticket_key).first()
-            for dest in await self.destinations(reply, t, who):
+            for dest in await self.destinations(reply, t, who, people):
                 if reply.internal and dest.customer_visible:
                     log.error("refused to queue an internal reply to a customer channel (%s)", reply.ticket_key)
                     continue
                 dedupe = f"{reply.dedupe}:{dest.platform.value}:{dest.channel or dest.user}" if reply.dedupe else None
-                row = await outbox.enqueue(dest, _with_dedupe(reply, dedupe), now)
-                queued += row is not None
-        return queued
+                if dedupe is not None:
+                    if dedupe in seen:
+                        continue
+                    seen.add(dedupe)
+                posts.append((dest, _with_dedupe(reply, dedupe)))
+        return await outbox.enqueue_many(posts, now)
 
-    async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None) -> list[Destination]:
+    @staticmethod
+    async def _people(replies: Sequence[Reply]) -> dict[str, Person]:
+        """The active people the replies' DMs go to, in one query."""
+        pids = {r.person for r in replies if r.audience == Audience.DM and r.contact is None and r.person}
+        if not pids:
+            return {}
+        return {p.pid: p for p in await Person.filter(pid__in=sorted(pids), active=True)}
+
+    async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None,
+                           people: dict[str, Person] | None = None) -> list[Destination]:
         platform = Platform(ticket.platform) if ticket else (who.place.platform if who else Platform.CONSOLE)
         if reply.audience == Audience.THREAD:
             if ticket is None:
@@ -282,7 +298,8 @@ class Helpdesk:
                 return []
             return [Destination(Platform(contact.platform), contact.tenant, user=contact.user_id)]
         if reply.audience == Audience.DM and reply.person:
-            person = await Person.filter(pid=reply.person, active=True).first()
+            person = (people.get(reply.person) if people is not None
+                      else await Person.filter(pid=reply.person, active=True).first())
             if person is None:
                 return []
             return [d for d in [dm_destination(person, platform)] if d is not None]

@@ -79,7 +79,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
         tasks = []
         if run_workers:
             tasks.append(asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)))
-            tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)))
+            tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_batch, stop, inbox_wake, accepted)))
             tasks.extend(_extra_workers(desk, senders, stop))
         try:
             yield

@@ -52,7 +52,7 @@ async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clo
     await adapter.start()
     senders = {"slack": adapter.sender}
     workers = [asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)),
-               asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)),
+               asyncio.create_task(inbox.run_worker(desk.process_inbox_batch, stop, inbox_wake, accepted)),
                *_extra_workers(desk, senders, stop)]
     handler = AsyncSocketModeHandler(adapter.bolt, settings.slack_app_token)
     try:

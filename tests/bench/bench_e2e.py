@@ -395,7 +395,7 @@ def table(runs: list[Run], floor: Run) -> str:
 
 def verdict(run: Run, floor: Run) -> dict[str, Any]:
     ratio = run.http_rate / floor.http_rate if floor.http_rate else 0.0
-    burst_ok = run.burst_rate_ratio is None and run.extra.get("all_created_during_burst") or (
+    burst_ok = (run.burst_rate_ratio is None and run.extra.get("all_created_during_burst")) or (
         run.burst_rate_ratio is not None and run.burst_rate_ratio >= TARGETS["burst_rate_ratio"])
     return {
         "run": run.name,
