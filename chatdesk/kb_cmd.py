@@ -7,23 +7,19 @@ caller can feed queries and read answers one at a time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from tortoise.exceptions import DBConnectionError, OperationalError
 
-from kb import service
-from kb.importer import ImportReport, MissingPathError, collect
-from kb.index import Suggestion
-from storage import db
+if TYPE_CHECKING:  # the commands import these when they run: `chatdesk --help` starts fast
+    from rich.console import Console
+
+    from kb.importer import ImportReport
+    from kb.index import Suggestion
 
 T = TypeVar("T")
 
@@ -45,6 +41,10 @@ def import_command(
     ],
 ) -> None:
     """Import articles; an id seen before is updated, not duplicated."""
+    from rich.console import Console
+
+    from kb.importer import MissingPathError, collect
+
     try:
         files = collect(paths)
     except MissingPathError as exc:
@@ -61,6 +61,12 @@ def import_command(
 
 
 async def _import(files: list[Path]) -> ImportReport:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kb import service
+    from storage import db
+
     async with db.database():
         if len(files) < PROGRESS_FROM:
             return await service.import_paths(files)
@@ -71,6 +77,8 @@ async def _import(files: list[Path]) -> ImportReport:
 
 
 def _print_report(console: Console, report: ImportReport) -> None:
+    from rich.table import Table
+
     table = Table(title="kb import")
     table.add_column("result")
     table.add_column("articles", justify="right")
@@ -103,6 +111,9 @@ def search_command(
     if as_json:
         typer.echo(_json(results))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     if not results:
         console.print("No relevant articles.")
@@ -118,11 +129,17 @@ def search_command(
 
 
 async def _search(query: str, limit: int) -> list[Suggestion]:
+    from kb import service
+    from storage import db
+
     async with db.database():
         return await service.search(query, limit)
 
 
 async def _batch(limit: int) -> None:
+    from kb import service
+    from storage import db
+
     async with db.database():
         while True:
             line = sys.stdin.readline()
@@ -134,6 +151,10 @@ async def _batch(limit: int) -> None:
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
+    from tortoise.exceptions import DBConnectionError, OperationalError
+
     try:
         return asyncio.run(work)
     except (OperationalError, DBConnectionError) as exc:
