@@ -43,7 +43,7 @@ BUSY_RATE = 150.0  # accepts per second above which acknowledging comes first (m
 RATE_WINDOW = 0.1  # seconds
 INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a batch took
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
-BATCH = 50  # rows per transaction
+BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
 
 
