@@ -11,6 +11,7 @@ from bot import clocks
 from bot import tickets as svc
 from bot.commands import Command, PersonRef, help_text
 from bot.identity import Who, ensure_contact, person_by_ref
+from bot.queues import queue_lines
 from bot.types import Audience, Button, Field, Invocation, Platform, Reply
 from bot.views import (
     MAX_SUGGESTIONS,
@@ -163,7 +164,7 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
         return [say("\n".join(lines))]
     person = await person_for(env, cmd.get("person")) if cmd.get("person") else who.person
     assert person is not None
-    tickets = await svc.queue_for(person)
+    tickets, total = await queue_lines(person.id)
     if not tickets:
         return [say(f"{person.name}'s queue is empty.")]
     lines = [f"{person.name}'s queue, first things first:"]
@@ -175,7 +176,9 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
         else:
             left = "no SLA clock running"
         rank = f"#{t.rank}" if t.rank else "unranked"
-        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer.name}: {t.title} · {left}")
+        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer}: {t.title} · {left}")
+    if total > len(tickets):
+        lines.append(f"… and {total - len(tickets)} more (`chatdesk tickets list` shows every ticket).")
     return [say("\n".join(lines))]
 
 
