@@ -13,7 +13,7 @@ the inbox row done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,6 @@ from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcom
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
-from storage.inbox import BATCH as INBOX_BATCH
 from storage.inbox import Inbox, process_batch
 from storage.models import ChannelBinding, Contact, Customer, Message, Person, Ticket
 from storage.processed import first_delivery
@@ -94,7 +93,7 @@ class Helpdesk:
         """Process the first due inbox row; False when nothing is due."""
         return bool(await self.process_inbox_batch(limit=1))
 
-    async def process_inbox_batch(self, limit: int = INBOX_BATCH) -> int:
+    async def process_inbox_batch(self, limit: int | None = None) -> int:
         """Process a batch of due inbox rows in one transaction; how many were taken (0: none due)."""
         results = await process_batch(self._accepted, self.clock.now(), limit=limit)
         handled = [(msg, outcome) for msg, outcome in results if outcome is not None]
@@ -248,17 +247,23 @@ class Helpdesk:
 
     # -- routing replies into the outbox ------------------------------------------------------
 
-    async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None) -> int:
-        """Queue the replies in one statement, in the order given (the customer's first)."""
+    async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None,
+                    tickets: Mapping[str, Ticket] | None = None) -> int:
+        """Queue the replies in one statement, in the order given (the customer's first); `tickets`
+        saves looking up the tickets of replies about several."""
         now = self.clock.now()
         posts: list[tuple[Destination, Reply]] = []
         seen: set[str] = set()
         people = await self._people(replies)
+        triage: list[ChannelBinding] | None = None
         for reply in replies:
             t = ticket
             if reply.ticket_key and (t is None or t.key != reply.ticket_key):
-                t = await Ticket.filter(key=reply.ticket_key).first()
-            for dest in await self.destinations(reply, t, who, people):
+                t = tickets.get(reply.ticket_key) if tickets else None
+                t = t or await Ticket.filter(key=reply.ticket_key).first()
+            if reply.audience == Audience.TRIAGE and triage is None:
+                triage = await ChannelBinding.filter(purpose="triage")
+            for dest in await self.destinations(reply, t, who, people, triage):
                 if reply.internal and dest.customer_visible:
                     log.error("refused to queue an internal reply to a customer channel (%s)", reply.ticket_key)
                     continue
@@ -279,7 +284,8 @@ class Helpdesk:
         return {p.pid: p for p in await Person.filter(pid__in=sorted(pids), active=True)}
 
     async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None,
-                           people: dict[str, Person] | None = None) -> list[Destination]:
+                           people: dict[str, Person] | None = None,
+                           triage: list[ChannelBinding] | None = None) -> list[Destination]:
         platform = Platform(ticket.platform) if ticket else (who.place.platform if who else Platform.CONSOLE)
         if reply.audience == Audience.THREAD:
             if ticket is None:
@@ -289,7 +295,7 @@ class Helpdesk:
         if reply.audience == Audience.TRIAGE:
             if platform == Platform.CONSOLE:
                 return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
-            bindings = await ChannelBinding.filter(purpose="triage")
+            bindings = triage if triage is not None else await ChannelBinding.filter(purpose="triage")
             same = [b for b in bindings if b.platform == platform.value] or bindings
             return [Destination(Platform(b.platform), b.tenant, b.channel) for b in same]
         if reply.audience == Audience.DM and reply.contact is not None:

@@ -192,11 +192,13 @@ async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, 
     return results[0] if results else None
 
 
-async def process_batch(handle: Handle, now: datetime, limit: int = BATCH,
-                        seconds: float = BATCH_SECONDS) -> list[tuple[IncomingMessage, Outcome | None]]:
+async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
+                        seconds: float | None = None) -> list[tuple[IncomingMessage, Outcome | None]]:
     """Take up to `limit` due rows and handle them in id order in one transaction, each in a
     savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`.
     Returns each handled row's message and outcome (None: put back or failed, retried later)."""
+    limit = BATCH if limit is None else limit
+    seconds = BATCH_SECONDS if seconds is None else seconds
     results: list[tuple[IncomingMessage, Outcome | None]] = []
     async with in_transaction() as conn:
         query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id").limit(limit)
