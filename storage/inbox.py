@@ -201,10 +201,17 @@ async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
     seconds = BATCH_SECONDS if seconds is None else seconds
     results: list[tuple[IncomingMessage, Outcome | None]] = []
     async with in_transaction() as conn:
-        query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id").limit(limit)
+        query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id")
         if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update(skip_locked=True)
-        rows = await query.using_db(conn)
+            # One channel's rows (one customer's) per batch: a ticket locks its customer's counter
+            # until the commit, and two workers each holding one and wanting the other's deadlock.
+            first = await query.select_for_update(skip_locked=True).limit(1).using_db(conn)
+            rows = list(first)
+            if first and limit > 1:
+                rows += await (query.filter(channel=first[0].channel, id__gt=first[0].id)
+                               .select_for_update(skip_locked=True).limit(limit - 1).using_db(conn))
+        else:
+            rows = await query.limit(limit).using_db(conn)
         started = time.monotonic()
         done: list[int] = []
         for row in rows:
