@@ -1,7 +1,7 @@
 """`chatdesk report`: backlog, SLA attainment and CSAT per customer, open tickets per person.
 
-`--format json` prints the one object DESIGN.md section 5 describes (see storage.reports
-for how each number is counted), `--format csv` one row per customer, `--format table`
+`--format json` prints the one object bot/reports.py describes (with how each number
+is counted), `--format csv` one row per customer, `--format table`
 (the default) two tables. Bad input (a date, --from after --to, an unknown customer, a
 format) prints one line on stderr naming the option, exits 1 and prints nothing on stdout.
 """
@@ -37,8 +37,8 @@ def report(
     """SLA attainment, backlog and CSAT; by default for the last 30 days."""
     import asyncio
 
+    from bot.reports import ReportError, build_report, period_for
     from chatdesk.cli import _with_db, settings
-    from storage.reports import ReportError, build_report, period_for
 
     if fmt not in FORMATS:
         _fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -59,7 +59,7 @@ def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     if fmt == "csv":
-        from storage.reports import CSV_COLUMNS, csv_row
+        from bot.reports import CSV_COLUMNS, csv_row
 
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")

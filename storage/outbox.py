@@ -7,8 +7,10 @@ sender, retrying 429/5xx with backoff and honouring Retry-After.
 Claiming a row counts an attempt and leases the row. A row claimed before may
 already be in the chat: its worker died after posting and before marking it sent,
 or the platform posted it and the answer was lost. Before such a row is posted
-again, a sender that can read the chat back (`find_posted`) is asked whether the
-earlier attempt got through; if it did, the row is marked sent with that message.
+again, a sender that can read the chat back is asked whether the earlier attempt got
+through: `find_posted(destination, reply, since)` gives the message id of a post tagged
+with `reply.dedupe` made since about `since`, or None, and raises DeliveryError when the
+chat cannot be read now. If it did get through, the row is marked sent with that message.
 Every post carries a key for that check: its dedupe key, or `outbox:<row id>`.
 A worker calls the platform for a row only while it holds the lease: rows not begun
 by half the lease are handed back, and a call that would outlast three quarters of
@@ -27,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,6 +43,7 @@ from tortoise.transactions import in_transaction
 
 from bot.types import Destination, Reply
 from storage.models import OutboxMessage, Ticket
+from storage.retry import backoff
 
 log = logging.getLogger("chatdesk.outbox")
 
@@ -65,14 +67,6 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     async def send(self, destination: Destination, reply: Reply) -> str | None:
         """Post and return the platform's message id (or None); raise DeliveryError on failure."""
-
-
-class HistorySender(Sender, Protocol):
-    """A sender that can tell whether an earlier attempt already posted a reply."""
-
-    async def find_posted(self, destination: Destination, reply: Reply, since: datetime) -> str | None:
-        """The message id of a post tagged with `reply.dedupe` made since about `since`, or None;
-        raise DeliveryError when the chat cannot be read now (the row is retried later)."""
 
 
 async def enqueue(destination: Destination, reply: Reply, now: datetime) -> OutboxMessage | None:
@@ -117,12 +111,6 @@ async def enqueue_many(posts: list[tuple[Destination, Reply]], now: datetime) ->
     sql = (f'INSERT INTO "outbox" ({columns}) VALUES {",".join(groups)} '
            'ON CONFLICT ("dedupe_key") DO NOTHING RETURNING "id"')
     return len(await conn.execute_query_dict(sql, values))
-
-
-def backoff(attempts: int) -> float:
-    """Exponential with jitter: 1, 2, 4 ... seconds, at most 10 minutes."""
-    base = min(600.0, 2.0 ** max(0, attempts - 1))
-    return base * random.uniform(0.8, 1.2)
 
 
 async def _claim(platforms: list[str], now: datetime, limit: int) -> list[OutboxMessage]:
