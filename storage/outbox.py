@@ -126,14 +126,21 @@ async def _claim(platforms: list[str], now: datetime, limit: int) -> list[Outbox
             await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
                 next_attempt_at=now + LEASE, attempts=F("attempts") + 1
             )
+            for row in rows:
+                row.next_attempt_at = now + LEASE  # the lease: _release hands back only rows still under it
     return rows
 
 
 async def _release(rows: list[OutboxMessage], now: datetime) -> None:
-    """Hand back claimed rows that were not tried, before their lease runs out."""
-    await OutboxMessage.filter(id__in=[r.id for r in rows], status="pending").update(
-        next_attempt_at=now, attempts=F("attempts") - 1
-    )
+    """Hand back claimed rows that were not tried. Only a row still under this worker's lease: one
+    whose lease ran out (this worker was held up) may be another worker's now, even mid-post."""
+    leases: dict[datetime, list[int]] = {}
+    for row in rows:
+        leases.setdefault(row.next_attempt_at, []).append(row.id)
+    for lease, ids in leases.items():
+        await OutboxMessage.filter(id__in=ids, status="pending", next_attempt_at=lease).update(
+            next_attempt_at=now, attempts=F("attempts") - 1
+        )
 
 
 def lane_of(row: OutboxMessage) -> str:
