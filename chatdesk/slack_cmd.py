@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
@@ -25,7 +26,7 @@ async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clo
 
     config = settings.slack()
     app_token = check(config)
-    runtime = Runtime(clock)
+    runtime = Runtime(clock, keep=timedelta(days=settings.retention_days))
     adapter = SlackAdapter(config, runtime.desk, socket_mode=True)
     runtime.senders["slack"] = adapter.sender
     try:

@@ -4,7 +4,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_inbox')]
+    dependencies = [('models', '0007_installation_secret')]
 
     initial = False
 
