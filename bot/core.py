@@ -13,7 +13,7 @@ the inbox row done.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -30,13 +30,14 @@ from bot.handlers.base import Env
 from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.statuses import Role
-from bot.triage_threads import triage_thread
+from bot.triage_threads import ThreadKey, triage_thread, triage_threads
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply, delivery_key
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
-from storage.inbox import Inbox, process_next
-from storage.models import ChannelBinding, Contact, Customer, Message, Person, ProcessedEvent, Ticket
+from storage.inbox import Inbox, process_batch
+from storage.models import ChannelBinding, Contact, Customer, Message, Person, Ticket
+from storage.processed import first_delivery
 
 log = logging.getLogger("chatdesk.core")
 
@@ -83,21 +84,23 @@ class Helpdesk:
     async def process_inbox(self) -> int:
         """Process every inbox row due now (the inbox worker's sweep; tests call it to drain)."""
         taken = 0
-        while await self.process_inbox_one():
-            taken += 1
+        while batch := await self.process_inbox_batch():
+            taken += batch
         return taken
 
     async def process_inbox_one(self) -> bool:
         """Process the first due inbox row; False when nothing is due."""
-        result = await process_next(self._accepted, self.clock.now())
-        if result is None:
-            return False
-        msg, outcome = result
-        if outcome is not None:
-            if outcome.queued and self.on_queued:
-                self.on_queued()
+        return bool(await self.process_inbox_batch(limit=1))
+
+    async def process_inbox_batch(self, limit: int | None = None) -> int:
+        """Process a batch of due inbox rows in one transaction; how many were taken (0: none due)."""
+        results = await process_batch(self._accepted, self.clock.now(), limit=limit)
+        handled = [(msg, outcome) for msg, outcome in results if outcome is not None]
+        if self.on_queued and any(outcome.queued for _, outcome in handled):
+            self.on_queued()
+        for msg, outcome in handled:
             self._after(msg, outcome)
-        return True
+        return len(results)
 
     async def _accepted(self, msg: IncomingMessage, accepted_at: datetime) -> Outcome:
         """An inbox row's message, inside the worker's transaction; its times are the accept time."""
@@ -253,31 +256,53 @@ class Helpdesk:
     async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool:
         if not event_id:
             return True
-        _, created = await ProcessedEvent.get_or_create(
-            platform=platform.value, event_id=delivery_key(channel, event_id), defaults={"created_at": self.clock.now()}
-        )
-        return created
+        return await first_delivery(platform.value, delivery_key(channel, event_id), self.clock.now())
 
     # -- routing replies into the outbox ------------------------------------------------------
 
-    async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None) -> int:
+    async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None,
+                    tickets: Mapping[str, Ticket] | None = None) -> int:
+        """Queue the replies in one statement, in the order given (the customer's first); `tickets`
+        saves looking up the tickets of replies about several."""
         now = self.clock.now()
-        queued = 0
+        posts: list[tuple[Destination, Reply]] = []
+        seen: set[str] = set()
+        people = await self._people(replies)
+        triage: list[ChannelBinding] | None = None
+        threads = await triage_threads(
+            {r.ticket_key for r in replies if r.audience == Audience.TRIAGE and r.ticket_key})
         for reply in replies:
             t = ticket
             if reply.ticket_key and (t is None or t.key != reply.ticket_key):
-                t = await Ticket.filter(key=reply.ticket_key).first()
-            for planned in await self.destinations(reply, t, who):
+                t = tickets.get(reply.ticket_key) if tickets else None
+                t = t or await Ticket.filter(key=reply.ticket_key).first()
+            if reply.audience == Audience.TRIAGE and triage is None:
+                triage = await ChannelBinding.filter(purpose="triage")
+            for planned in await self.destinations(reply, t, who, people, triage, threads):
                 admitted = audience.admit(reply, planned, who)
                 if admitted is None:
                     continue
                 dest, fit = admitted
                 dedupe = f"{fit.dedupe}:{dest.platform.value}:{dest.channel or dest.user}" if fit.dedupe else None
-                row = await outbox.enqueue(dest, _with_dedupe(fit, dedupe), now)
-                queued += row is not None
-        return queued
+                if dedupe is not None:
+                    if dedupe in seen:
+                        continue
+                    seen.add(dedupe)
+                posts.append((dest, _with_dedupe(fit, dedupe)))
+        return await outbox.enqueue_many(posts, now)
 
-    async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None) -> list[Destination]:
+    @staticmethod
+    async def _people(replies: Sequence[Reply]) -> dict[str, Person]:
+        """The active people the replies' DMs go to, in one query."""
+        pids = {r.person for r in replies if r.audience == Audience.DM and r.contact is None and r.person}
+        if not pids:
+            return {}
+        return {p.pid: p for p in await Person.filter(pid__in=sorted(pids), active=True)}
+
+    async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None,
+                           people: dict[str, Person] | None = None,
+                           triage: list[ChannelBinding] | None = None,
+                           threads: Mapping[ThreadKey, str] | None = None) -> list[Destination]:
         platform = Platform(ticket.platform) if ticket else (who.place.platform if who else Platform.CONSOLE)
         if reply.audience == Audience.THREAD:
             if ticket is None:
@@ -287,10 +312,13 @@ class Helpdesk:
         if reply.audience == Audience.TRIAGE:
             if platform == Platform.CONSOLE:
                 return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
-            bindings = await ChannelBinding.filter(purpose="triage")
+            bindings = triage if triage is not None else await ChannelBinding.filter(purpose="triage")
             same = [b for b in bindings if b.platform == platform.value] or bindings
+            if ticket is None:
+                return [Destination(Platform(b.platform), b.tenant, b.channel) for b in same]
             return [Destination(Platform(b.platform), b.tenant, b.channel,
-                                await triage_thread(ticket.key, b.platform, b.channel) if ticket else None)
+                                threads.get((ticket.key, b.platform, b.channel)) if threads is not None
+                                else await triage_thread(ticket.key, b.platform, b.channel))
                     for b in same]
         if reply.audience == Audience.DM and reply.contact is not None:
             contact = await Contact.filter(id=reply.contact, erased_at__isnull=True).first()
@@ -298,7 +326,8 @@ class Helpdesk:
                 return []
             return [Destination(Platform(contact.platform), contact.tenant, user=contact.user_id)]
         if reply.audience == Audience.DM and reply.person:
-            person = await Person.filter(pid=reply.person, active=True).first()
+            person = (people.get(reply.person) if people is not None
+                      else await Person.filter(pid=reply.person, active=True).first())
             if person is None:
                 return []
             return [d for d in [dm_destination(person, platform)] if d is not None]

@@ -24,9 +24,10 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -111,6 +112,14 @@ class _Sweep:
             customers = {c.id: c for c in await Customer.filter(id__in={t.customer_id for t in tickets})}
             assignee_ids = {t.assignee_id for t in tickets if t.assignee_id}
             people = {p.id: p for p in await Person.filter(id__in=assignee_ids)} if assignee_ids else {}
+            try:
+                async with in_transaction():  # a savepoint: if the batch fails, each ticket is tried alone
+                    recorded, queued = await self.settle_all(tickets, {i: set(keys) for i, keys in sent.items()},
+                                                             customers, people)
+                self.queued += queued
+                return len(tickets), recorded
+            except Exception:
+                log.exception("SLA notices of a batch failed; settling its tickets one by one")
             recorded = 0
             for ticket in tickets:
                 try:
@@ -121,6 +130,45 @@ class _Sweep:
                     log.exception("%s: SLA notices failed; retried in the next sweep", ticket.key)
                     self.stuck.add(ticket.id)
             return len(tickets), recorded
+
+    async def settle_all(self, tickets: list[Ticket], sent: dict[int, set[clocks.NoticeKey]],
+                         customers: dict[int, Customer], people: dict[int, Person]) -> tuple[int, int]:
+        """The whole batch in a few statements: (notices recorded, posts queued). The notices are
+        recorded in one INSERT (those another worker recorded first are left out, with their
+        posts), the posts queued in one, the tickets' deadlines written in one."""
+        planned: list[tuple[Ticket, clocks.Notice, svc.SlaContext]] = []
+        for ticket in tickets:
+            ctx = await self.context(ticket.customer_id)
+            target = ctx.target(ticket.priority)
+            keys = sent[ticket.id]
+            if target is not None and ticket.status not in svc.DONE_STATUSES:
+                views = clocks.view(ticket.sla_state, ctx.calendar, target, ctx.contract.warn_at, self.now)
+                for notice in clocks.due_notices(views, keys, self.now):
+                    planned.append((ticket, notice, ctx))
+                    keys.add(notice.key)  # recorded now, or by another worker
+            await svc.refresh_sla(ticket, self.now, ctx, sent=keys)
+            if ticket.notice_at is not None and ticket.notice_at <= self.now:
+                log.warning("%s: notice_at %s still due after a sweep; skipped until the next one",
+                            ticket.key, ticket.notice_at.isoformat())
+                self.stuck.add(ticket.id)
+        fresh = await record_notices([(t.id, n) for t, n, _ in planned], self.now)
+        replies: list[Reply] = []
+        recorded = 0
+        for ticket, notice, ctx in planned:
+            if (ticket.id, notice.key) not in fresh:
+                log.info("%s %s %s already recorded by another worker", ticket.key, notice.metric, notice.kind)
+                continue
+            recorded += 1
+            assignee = people.get(ticket.assignee_id or 0)
+            recipients = [assignee.pid] if assignee else []
+            if ticket.priority == "P1":
+                recipients += [pid for pid in await self.lead_ids() if pid not in recipients]
+            replies += notice_replies(ticket, notice, customers[ticket.customer_id].name, assignee, recipients,
+                                      ctx.calendar.timezone, self.now)
+        queued = await self.desk.route(replies, None, None, tickets={t.key: t for t in tickets}) if replies else 0
+        await Ticket.bulk_update(tickets, fields=["first_response_due", "next_response_due", "resolution_due",
+                                                  "escalation_at", "notice_at"])
+        return recorded, queued
 
     async def settle(self, ticket: Ticket, sent: set[clocks.NoticeKey], customer: Customer,
                      assignee: Person | None) -> int:
@@ -170,6 +218,35 @@ class _Sweep:
         if self.leads is None:
             self.leads = [p.pid for p in await Person.filter(role="lead", active=True).order_by("pid")]
         return self.leads
+
+
+async def record_notices(notices: list[tuple[int, clocks.Notice]], now: datetime) -> set[tuple[int, clocks.NoticeKey]]:
+    """Record the notices in one statement; the (ticket id, key) of those recorded now, not before."""
+    if not notices:
+        return set()
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    field = SlaNotice._meta.fields_map["due_at"]
+    values: list[Any] = []
+    groups = []
+    for ticket_id, notice in notices:
+        marks = []
+        for value in (ticket_id, notice.metric, notice.kind, field.to_db_value(notice.due, SlaNotice),
+                      field.to_db_value(now, SlaNotice)):
+            values.append(value)
+            marks.append(f"${len(values)}" if postgres else "?")
+        groups.append(f"({','.join(marks)})")
+    rows = await conn.execute_query_dict(
+        'INSERT INTO "sla_notice" ("ticket_id", "metric", "kind", "due_at", "created_at") VALUES '
+        f'{",".join(groups)} ON CONFLICT ("ticket_id", "metric", "kind", "due_at") DO NOTHING '
+        'RETURNING "ticket_id", "metric", "kind", "due_at"', values)
+    return {(int(r["ticket_id"]), clocks.notice_key(str(r["metric"]), str(r["kind"]), _when(r["due_at"])))
+            for r in rows}
+
+
+def _when(value: Any) -> datetime:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # -- wording -------------------------------------------------------------------------------------

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tortoise.expressions import F
-
 from bot import clocks
 from bot.attachments import keep_file
 from bot.config import Target
@@ -24,7 +22,7 @@ from bot.sla import Calendar
 from bot.statuses import AGENT_TRANSITIONS, DONE_STATUSES, OPEN_STATUSES, PAUSING_STATUSES, Status
 from bot.types import FileRef
 from storage.models import Attachment, AuditEvent, Contract, Customer, Message, Person, Ticket
-from storage.models import Calendar as CalendarRow
+from storage.numbering import next_ticket_number
 
 APPROVAL_TYPES = ("change_request", "development")
 PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
@@ -47,9 +45,8 @@ class SlaContext:
 
 
 async def sla_context(customer_id: int) -> SlaContext:
-    customer = await Customer.get(id=customer_id).prefetch_related("contract")
-    contract = customer.contract
-    row = await CalendarRow.get(id=contract.calendar_id)
+    contract = await Contract.filter(customers__id=customer_id).select_related("calendar").get()
+    row = contract.calendar
     cal = Calendar.from_config({"timezone": row.timezone, "hours": row.hours, "holidays": row.holidays},
                                f"calendars.{row.name}")
     return SlaContext(cal, contract)
@@ -135,8 +132,7 @@ def title_from(text: str, fallback: str = "Request without text") -> str:
 
 async def create_ticket(who: Who, customer: Customer, text: str, now: datetime, *, platform: str, tenant: str,
                         channel: str, thread: str | None) -> Ticket:
-    await Customer.filter(id=customer.id).update(next_number=F("next_number") + 1)
-    number = (await Customer.get(id=customer.id)).next_number - 1
+    number = await next_ticket_number(customer.id)
     ctx = await sla_context(customer.id)
     ticket = Ticket(
         key=f"{customer.key}-{number}", number=number, customer_id=customer.id,

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 
-from bot.config import ConfigError, load_config
-from chatdesk import kb_cmd, logs, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
-from chatdesk.settings import Settings, SettingsError
-from storage import db
+# Each command imports what it needs when it runs, so `chatdesk --help` and `chatdesk sla due`
+# start without loading the ORM, the chat SDKs or the web server.
+from chatdesk import kb_cmd, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
+
+if TYPE_CHECKING:
+    from chatdesk.settings import Settings
 
 T = TypeVar("T")
 
 app = typer.Typer(help="chatdesk: a helpdesk in shared Slack channels and Microsoft Teams.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False,
+                  rich_markup_mode=None)  # plain help: rich's formatting alone costs more than the rest of start-up
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Org config: customers, channels, contracts, calendars, people.", no_args_is_help=True)
 tickets_app = typer.Typer(help="What is stored.", no_args_is_help=True)
@@ -29,8 +30,23 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(tickets_app, name="tickets")
 
-out = Console()
-err = Console(stderr=True)
+class _Lazy:
+    """A rich Console made on first use (rich takes a while to import)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.console is None:
+            from rich.console import Console
+
+            self.console = Console(**self.options)
+        return getattr(self.console, name)
+
+
+out: Any = _Lazy()
+err: Any = _Lazy(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -39,6 +55,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def settings() -> Settings:
+    from bot.config import ConfigError
+    from chatdesk.settings import Settings, SettingsError
+
     try:
         return Settings.from_env()
     except (SettingsError, ConfigError) as exc:
@@ -46,10 +65,14 @@ def settings() -> Settings:
 
 
 def run(coro_fn: Callable[[], Awaitable[T]]) -> T:
+    import asyncio
+
     return asyncio.run(coro_fn())  # type: ignore[arg-type]
 
 
 async def _with_db(url: str, body: Callable[[], Awaitable[T]]) -> T:
+    from storage import db
+
     try:
         await db.init(url)
     except Exception as exc:
@@ -63,6 +86,8 @@ async def _with_db(url: str, body: Callable[[], Awaitable[T]]) -> T:
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Create or upgrade the schema."""
+    from storage import db
+
     s = settings()
 
     def progress(event: str, app_label: str, name: str) -> None:
@@ -83,7 +108,7 @@ def config_apply(
     prune: Annotated[bool, typer.Option("--prune", help="Also remove what the file no longer lists.")] = False,
 ) -> None:
     """Validate FILE and write it to the database; nothing is written if any part is invalid."""
-    from bot.config import require_people_and_customers
+    from bot.config import ConfigError, load_config, require_people_and_customers
     from storage.config_apply import apply_config
 
     try:
@@ -112,6 +137,7 @@ def config_apply(
 @tickets_app.command("list")
 def tickets_list(as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False) -> None:
     """List stored tickets with status, priority, assignee and deadlines."""
+
     from storage.queries import ticket_rows
 
     s = settings()
@@ -146,6 +172,7 @@ def tickets_show(key: Annotated[str, typer.Argument(help="A ticket key, e.g. ACM
 def audit(key: Annotated[str, typer.Argument(help="A ticket key, e.g. ACME-7.")],
           as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Who changed what, when, from which channel."""
+
     from storage.queries import audit_rows
 
     s = settings()
@@ -195,7 +222,10 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
     """HTTP server: /slack/events, /api/messages, /healthz, /board."""
     from aiohttp import web
 
+    from bot.config import ConfigError, load_config
+    from chatdesk import logs
     from chatdesk.server import build_app
+    from storage import db
 
     s = settings().model_copy(update={"host": host})
     if workers < 1:

@@ -7,23 +7,19 @@ caller can feed queries and read answers one at a time.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from tortoise.exceptions import DBConnectionError, OperationalError
 
-from kb import service
-from kb.importer import ImportReport, MissingPathError, collect
-from kb.index import Suggestion
-from storage import db
+if TYPE_CHECKING:  # the commands import these when they run: `chatdesk --help` starts fast
+    from rich.console import Console
+
+    from kb.importer import ImportReport
+    from kb.index import Suggestion
 
 T = TypeVar("T")
 
@@ -46,6 +42,10 @@ def import_command(
     ],
 ) -> None:
     """Import articles; an id seen before is updated, not duplicated."""
+    from rich.console import Console
+
+    from kb.importer import MissingPathError, collect
+
     try:
         files = collect(paths)
     except MissingPathError as exc:
@@ -62,6 +62,12 @@ def import_command(
 
 
 async def _import(files: list[Path]) -> ImportReport:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kb import service
+    from storage import db
+
     async with db.database():
         if len(files) < PROGRESS_FROM:
             return await service.import_paths(files)
@@ -72,6 +78,8 @@ async def _import(files: list[Path]) -> ImportReport:
 
 
 def _print_report(console: Console, report: ImportReport) -> None:
+    from rich.table import Table
+
     table = Table(title="kb import")
     table.add_column("result")
     table.add_column("articles", justify="right")
@@ -106,6 +114,9 @@ def search_command(
     if as_json:
         typer.echo(_json(results))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     if not results:
         console.print("No relevant articles.")
@@ -122,12 +133,18 @@ def search_command(
 
 
 async def _search(query: str, limit: int) -> list[Suggestion]:
+    from kb import service
+    from storage import db
+
     async with db.database():
         await service.ready()  # the saved index, brought up to date; built only when there is none
         return await service.search(query, limit)
 
 
 async def _batch(limit: int) -> None:
+    from kb import service
+    from storage import db
+
     async with db.database():
         await service.ready()
         while True:
@@ -140,6 +157,10 @@ async def _batch(limit: int) -> None:
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
+    import asyncio
+
+    from tortoise.exceptions import DBConnectionError, OperationalError
+
     try:
         return asyncio.run(work)
     except (OperationalError, DBConnectionError) as exc:
@@ -161,6 +182,9 @@ def questions_command(
     as_json: Annotated[bool, typer.Option("--json", help='Print [{"id", "text", "source", "ticket"}].')] = False,
 ) -> None:
     """An article's alternate questions, learnt from the tickets it answered."""
+    from rich.console import Console
+    from rich.table import Table
+
     rows = _run(_questions(article, remove))
     if remove is not None:
         typer.echo(f"question {remove} removed from {article}")
@@ -180,6 +204,8 @@ def questions_command(
 
 
 async def _questions(article: str, remove: int | None) -> list[dict[str, Any]]:
+    from kb import service
+    from storage import db
     from storage.models import Ticket
 
     async with db.database():

@@ -9,19 +9,12 @@ PostgreSQL database; each notice is still queued once. SQLite runs one worker.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
 from typing import Annotated
 
 import typer
-
-from bot import reminders
-from bot.clock import SystemClock
-from bot.core import Helpdesk
-from chatdesk.settings import Settings, SettingsError
-from storage import db
 
 
 def register(app: typer.Typer) -> None:
@@ -35,6 +28,10 @@ def reminders_command(
     interval: Annotated[float, typer.Option(help="Seconds between sweeps.", min=0.1)] = 15.0,
 ) -> None:
     """The SLA reminder worker alone: queues warnings and breaches (`chatdesk serve` delivers them)."""
+    import asyncio
+
+    from chatdesk.settings import Settings, SettingsError
+
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -49,6 +46,8 @@ def reminders_command(
 
 
 async def _open(url: str) -> None:
+    from storage import db
+
     try:
         await db.init(url)
     except Exception as exc:
@@ -57,6 +56,11 @@ async def _open(url: str) -> None:
 
 
 async def _once(url: str) -> int:
+    from bot import reminders
+    from bot.clock import SystemClock
+    from bot.core import Helpdesk
+    from storage import db
+
     await _open(url)
     try:
         return await reminders.tick(Helpdesk(clock=SystemClock()), SystemClock().now())
@@ -65,6 +69,13 @@ async def _once(url: str) -> int:
 
 
 async def _forever(url: str, interval: float) -> None:
+    import asyncio
+
+    from bot import reminders
+    from bot.clock import SystemClock
+    from bot.core import Helpdesk
+    from storage import db
+
     await _open(url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,6 @@ format) prints one line on stderr naming the option, exits 1 and prints nothing 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -16,12 +15,8 @@ import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from bot.clock import Clock, SystemClock
-from bot.config import METRICS
-from bot.reports import CSV_COLUMNS, ReportError, build_report, csv_row, period_for
 
 FORMATS = ("table", "csv", "json")
 clock: Clock = SystemClock()  # "today" and overdue clocks; tests put a fake clock here
@@ -40,6 +35,9 @@ def report(
     fmt: Annotated[str, typer.Option("--format", metavar="table|csv|json", help="Output format.")] = "table",
 ) -> None:
     """SLA attainment, backlog and CSAT; by default for the last 30 days."""
+    import asyncio
+
+    from bot.reports import ReportError, build_report, period_for
     from chatdesk.cli import _with_db, settings
 
     if fmt not in FORMATS:
@@ -61,6 +59,8 @@ def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     if fmt == "csv":
+        from bot.reports import CSV_COLUMNS, csv_row
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
@@ -71,6 +71,11 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
 
 def tables(data: dict[str, Any]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bot.config import METRICS
+
     period = data["period"]
     customers = Table("customer", "open", "resolved", "first response", "next response", "resolution",
                       "median first response (business min)", "CSAT",

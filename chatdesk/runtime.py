@@ -41,7 +41,7 @@ class Runtime:
         kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
         self._tasks = [
             asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake)),
-            asyncio.create_task(inbox.run_worker(self.desk.process_inbox_one, self._stop, self.inbox_wake,
+            asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
                                                  self.inbox)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
             asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-import yaml
 
 from bot.sla import MAX_MINUTES, Calendar, CalendarError, add_business_minutes
 
@@ -87,6 +86,8 @@ def compute_due(calendar: str | None, start: str | None, minutes: str | None, pa
 
 
 def load_calendar(file: str) -> Calendar:
+    import yaml
+
     try:
         text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

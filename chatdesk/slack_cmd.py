@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    import asyncio
+
     from bot.clock import Clock
     from chatdesk.settings import Settings
 
@@ -45,6 +46,8 @@ def register(app: typer.Typer) -> None:
     @app.command("socket")
     def socket() -> None:
         """Slack over Socket Mode (no public URL needed): needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN."""
+        import asyncio
+
         from adapters.slack.socket import SocketModeError, check
         from bot.config import ConfigError, load_config
         from chatdesk.cli import fail, settings

@@ -7,10 +7,12 @@ commit, here one INSERT ... ON CONFLICT DO NOTHING). The key (channel|event_id) 
 unique: a retried delivery finds its row and stores nothing.
 
 The worker takes due rows in id order (SKIP LOCKED on PostgreSQL, so several workers
-never take the same row), handles one and marks it done in the same transaction: a
-crash before the commit leaves the row pending and it runs again, and the
-ProcessedEvent row written by that handling keeps it exactly-once. A reply whose
-thread root (or an edit whose message) is still pending waits for it.
+never take the same row), handles a batch of them, each in its own savepoint, and marks
+them done in the same transaction: a crash before the commit leaves the rows pending and
+they run again, and the ProcessedEvent rows written by that handling keep it
+exactly-once. A batch stops after BATCH_SECONDS, so on SQLite (one connection) the
+accepts and the outbox never wait long for it. A reply whose thread root (or an edit
+whose message) is still pending waits for it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ MAX_ATTEMPTS = 8
 WAIT_FOR_ROOT = timedelta(milliseconds=200)  # a reply whose root is still pending looks again after this
 BUSY_RATE = 150.0  # accepts per second above which acknowledging comes first (more than the worker can process)
 RATE_WINDOW = 0.1  # seconds
-INGEST_SHARE = 3.0  # while busy, the worker rests this many times as long as a row took
+INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a batch took
+MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
+BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
+BATCH_SECONDS = 0.05  # a batch takes no further row after this
 
 
 def serialise(msg: IncomingMessage) -> str:
@@ -165,47 +170,77 @@ async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, 
 
     Returns None when nothing is due; else the message and its outcome (None when the row was
     put back: its thread root is still pending, or handling failed and it is retried later)."""
+    results = await process_batch(handle, now, limit=1)
+    return results[0] if results else None
+
+
+async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
+                        seconds: float | None = None) -> list[tuple[IncomingMessage, Outcome | None]]:
+    """Take up to `limit` due rows and handle them in id order in one transaction, each in a
+    savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`.
+    Returns each handled row's message and outcome (None: put back or failed, retried later)."""
+    limit = BATCH if limit is None else limit
+    seconds = BATCH_SECONDS if seconds is None else seconds
+    results: list[tuple[IncomingMessage, Outcome | None]] = []
     async with in_transaction() as conn:
-        query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id").limit(1)
+        query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id")
         if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update(skip_locked=True)
-        rows = await query.using_db(conn)
-        if not rows:
-            return None
-        row = rows[0]
-        msg = deserialise(row.payload)
-        if await _waits_for_earlier(row, msg):
-            row.next_attempt_at = now + WAIT_FOR_ROOT
-            await row.save(using_db=conn, update_fields=["next_attempt_at"])
-            return msg, None
-        outcome: Outcome | None
-        try:
-            async with in_transaction():  # a savepoint: a failure undoes the handling, not the row's update
-                outcome = await handle(msg, row.created_at)
-        except IntegrityError:
-            outcome = Outcome(duplicate=True)  # a concurrent delivery of the same event stored it
-        except Exception as exc:
-            log.exception("inbox %s: handling failed", row.id)
-            row.attempts += 1
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, jitter=False))
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-                log.error("inbox %s failed for good after %s attempts", row.id, row.attempts)
-            await row.save(using_db=conn, update_fields=["attempts", "last_error", "next_attempt_at", "status"])
-            return msg, None
-        row.status = "done"
-        await row.save(using_db=conn, update_fields=["status"])
-    return msg, outcome
+            # One channel's rows (one customer's) per batch: a ticket locks its customer's counter
+            # until the commit, and two workers each holding one and wanting the other's deadlock.
+            first = await query.select_for_update(skip_locked=True).limit(1).using_db(conn)
+            rows = list(first)
+            if first and limit > 1:
+                rows += await (query.filter(channel=first[0].channel, id__gt=first[0].id)
+                               .select_for_update(skip_locked=True).limit(limit - 1).using_db(conn))
+        else:
+            rows = await query.limit(limit).using_db(conn)
+        started = time.monotonic()
+        done: list[int] = []
+        for row in rows:
+            if done and time.monotonic() - started > seconds:
+                break  # the rest stay pending for the next batch
+            msg = deserialise(row.payload)
+            if await _waits_for_earlier(row, msg, done):
+                row.next_attempt_at = now + WAIT_FOR_ROOT
+                await row.save(using_db=conn, update_fields=["next_attempt_at"])
+                results.append((msg, None))
+                continue
+            outcome: Outcome | None
+            try:
+                async with in_transaction():  # a savepoint: a failure undoes the handling, not the batch
+                    outcome = await handle(msg, row.created_at)
+            except IntegrityError:
+                outcome = Outcome(duplicate=True)  # a concurrent delivery of the same event stored it
+            except Exception as exc:
+                log.exception("inbox %s: handling failed", row.id)
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, jitter=False))
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.status = "failed"
+                    log.error("inbox %s failed for good after %s attempts", row.id, row.attempts)
+                await row.save(using_db=conn, update_fields=["attempts", "last_error", "next_attempt_at", "status"])
+                results.append((msg, None))
+                continue
+            done.append(row.id)
+            results.append((msg, outcome))
+        if done:
+            await InboxEvent.filter(id__in=done).using_db(conn).update(status="done")
+    return results
 
 
-async def _waits_for_earlier(row: InboxEvent, msg: IncomingMessage) -> bool:
-    """A reply waits for its thread's root, an edit or deletion for its message, while still pending."""
+async def _waits_for_earlier(row: InboxEvent, msg: IncomingMessage, done: list[int]) -> bool:
+    """A reply waits for its thread's root, an edit or deletion for its message, while still pending
+    (rows handled earlier in this batch are done already)."""
+    if not (msg.edited or msg.deleted or (msg.place.thread and msg.place.thread != msg.message_id)):
+        return False  # a new message waits for nothing; a second delivery of it is caught as a duplicate
     ids = {msg.message_id}
     if msg.place.thread:
         ids.add(msg.place.thread)
-    return await InboxEvent.filter(status="pending", channel=row.channel, message_id__in=list(ids),
-                                   id__lt=row.id).exists()
+    query = InboxEvent.filter(status="pending", channel=row.channel, message_id__in=list(ids), id__lt=row.id)
+    if done:
+        query = query.exclude(id__in=done)
+    return await query.exists()
 
 
 async def lag_seconds(now: datetime) -> float:
@@ -214,11 +249,11 @@ async def lag_seconds(now: datetime) -> float:
     return max(0.0, (now - oldest.created_at).total_seconds()) if oldest else 0.0
 
 
-async def run_worker(process_one: Callable[[], Awaitable[bool]], stop: asyncio.Event, wake: asyncio.Event,
+async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asyncio.Event, wake: asyncio.Event,
                      inbox: Inbox | None = None, interval: float = 0.5) -> None:
-    """Process due rows until `stop` is set. While messages arrive faster than they can be processed
-    (a burst), acknowledging them comes first: the worker rests a few times as long as each row
-    took, so the burst is taken in at full speed and worked off right after it."""
+    """Process due rows (a batch per call of `process_one`) until `stop` is set. While messages
+    arrive faster than they can be processed (a burst), the worker rests as long as its last
+    batch took, at most MAX_REST, so acknowledging and processing share the time."""
     while not stop.is_set():
         wake.clear()
         try:
@@ -227,7 +262,7 @@ async def run_worker(process_one: Callable[[], Awaitable[bool]], stop: asyncio.E
                 if not await process_one():
                     break
                 if inbox is not None and inbox.busy():
-                    await asyncio.sleep((time.monotonic() - started) * INGEST_SHARE)
+                    await asyncio.sleep(min(MAX_REST, (time.monotonic() - started) * INGEST_SHARE))
                     await inbox.flush()  # the accepts that came in meanwhile are written before the next row
         except Exception:
             log.exception("inbox sweep failed; retrying")

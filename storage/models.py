@@ -165,6 +165,7 @@ class Ticket(Model):
     class Meta:
         table = "ticket"
         unique_together = (("customer", "number"), ("platform", "channel", "thread"))
+        indexes = (("assignee_id", "status"), ("customer_id", "status"))  # queues
 
 
 class Message(Model):
@@ -288,10 +289,12 @@ class OutboxMessage(Model):
     ticket_key = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)
+    # 0: the customer sees it (their acknowledgement, replies): claimed before internal notices.
+    priority = fields.SmallIntField(default=1)
 
     class Meta:
         table = "outbox"
-        indexes = (("status", "next_attempt_at"),)
+        indexes = (("status", "next_attempt_at"), ("status", "priority", "id"))
 
 
 class SlaNotice(Model):

@@ -16,19 +16,27 @@ A worker calls the platform for a row only while it holds the lease: rows not be
 by half the lease are handed back, and a call that would outlast three quarters of
 it is abandoned (and read back on the next attempt), so two workers never post one
 row at the same time.
+
+Posts the customer sees (their acknowledgement first of all) are claimed before internal
+notices, and posts to different destinations go out concurrently, one lane per destination,
+so a busy triage channel never holds up a customer's thread. Within a lane rows go in id
+order, so one destination's posts keep their order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -42,6 +50,8 @@ log = logging.getLogger("chatdesk.outbox")
 LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its worker died
 MAX_ATTEMPTS = 12
 BATCH = 50
+IN_FLIGHT = 100  # rows a worker holds at once, across all its lanes
+CUSTOMER_FIRST, INTERNAL = 0, 1  # claim priorities
 T = TypeVar("T")
 
 
@@ -67,10 +77,40 @@ async def enqueue(destination: Destination, reply: Reply, now: datetime) -> Outb
         return await OutboxMessage.create(
             platform=destination.platform.value, destination=destination.to_json(), payload=reply.to_json(),
             dedupe_key=reply.dedupe, status="pending", next_attempt_at=now, ticket_key=reply.ticket_key,
-            created_at=now,
+            created_at=now, priority=CUSTOMER_FIRST if destination.customer_visible else INTERNAL,
         )
     except IntegrityError:
         return None
+
+
+ENQUEUE_COLUMNS = ("platform", "destination", "payload", "dedupe_key", "status", "attempts", "next_attempt_at",
+                   "ticket_key", "created_at", "priority")
+
+
+async def enqueue_many(posts: list[tuple[Destination, Reply]], now: datetime) -> int:
+    """Queue several posts in one statement; a post whose dedupe key is queued already (before, or
+    earlier in `posts`) is left out. Returns how many were queued."""
+    if not posts:
+        return 0
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    fields_map = OutboxMessage._meta.fields_map
+    values: list[object] = []
+    groups = []
+    for destination, reply in posts:
+        row = {"platform": destination.platform.value, "destination": destination.to_json(),
+               "payload": reply.to_json(), "dedupe_key": reply.dedupe, "status": "pending", "attempts": 0,
+               "next_attempt_at": now, "ticket_key": reply.ticket_key, "created_at": now,
+               "priority": CUSTOMER_FIRST if destination.customer_visible else INTERNAL}
+        marks = []
+        for column in ENQUEUE_COLUMNS:
+            values.append(fields_map[column].to_db_value(row[column], OutboxMessage))
+            marks.append(f"${len(values)}" if postgres else "?")
+        groups.append(f"({','.join(marks)})")
+    columns = ",".join(f'"{c}"' for c in ENQUEUE_COLUMNS)
+    sql = (f'INSERT INTO "outbox" ({columns}) VALUES {",".join(groups)} '
+           'ON CONFLICT ("dedupe_key") DO NOTHING RETURNING "id"')
+    return len(await conn.execute_query_dict(sql, values))
 
 
 async def _claim(platforms: list[str], now: datetime, limit: int) -> list[OutboxMessage]:
@@ -78,7 +118,7 @@ async def _claim(platforms: list[str], now: datetime, limit: int) -> list[Outbox
     died mid-delivery comes back with attempts > 0 and is checked before it is posted again."""
     async with in_transaction() as conn:
         query = (OutboxMessage.filter(status="pending", platform__in=platforms, next_attempt_at__lte=now)
-                 .order_by("id").limit(limit))
+                 .order_by("priority", "id").limit(limit))
         if conn.capabilities.dialect == "postgres":
             query = query.select_for_update(skip_locked=True)
         rows = await query.using_db(conn)
@@ -86,31 +126,57 @@ async def _claim(platforms: list[str], now: datetime, limit: int) -> list[Outbox
             await OutboxMessage.filter(id__in=[r.id for r in rows]).using_db(conn).update(
                 next_attempt_at=now + LEASE, attempts=F("attempts") + 1
             )
+            for row in rows:
+                row.next_attempt_at = now + LEASE  # the lease: _release hands back only rows still under it
     return rows
 
 
 async def _release(rows: list[OutboxMessage], now: datetime) -> None:
-    """Hand back claimed rows that were not tried, before their lease runs out."""
-    await OutboxMessage.filter(id__in=[r.id for r in rows], status="pending").update(
-        next_attempt_at=now, attempts=F("attempts") - 1
-    )
+    """Hand back claimed rows that were not tried. Only a row still under this worker's lease: one
+    whose lease ran out (this worker was held up) may be another worker's now, even mid-post."""
+    leases: dict[datetime, list[int]] = {}
+    for row in rows:
+        leases.setdefault(row.next_attempt_at, []).append(row.id)
+    for lease, ids in leases.items():
+        await OutboxMessage.filter(id__in=ids, status="pending", next_attempt_at=lease).update(
+            next_attempt_at=now, attempts=F("attempts") - 1
+        )
+
+
+def lane_of(row: OutboxMessage) -> str:
+    """Rows to the same destination share a lane and go out one after another, in id order."""
+    return f"{row.platform}:{json.dumps(row.destination, sort_keys=True)}"
 
 
 async def deliver_due(senders: Mapping[str, Sender], now: datetime, limit: int = BATCH) -> int:
-    """Deliver what is due now; returns how many posts went out."""
+    """Deliver what is due now, each destination's rows in order, destinations concurrently;
+    returns how many posts went out."""
     if not senders:
         return 0
     lease_ends = time.monotonic() + LEASE.total_seconds()  # counted from before the claim, as the lease is
     rows = await _claim(list(senders), now, limit)
+    lanes: dict[str, list[OutboxMessage]] = {}
+    for row in rows:
+        lanes.setdefault(lane_of(row), []).append(row)
+    results = await asyncio.gather(*(_deliver_lane(lane, senders, lambda: now, lease_ends)
+                                     for lane in lanes.values()))
+    return sum(results)
+
+
+async def _deliver_lane(rows: list[OutboxMessage] | deque[OutboxMessage], senders: Mapping[str, Sender],
+                        now: Callable[[], datetime], lease_ends: float) -> int:
+    """One destination's rows, one after another."""
     sent = 0
-    for i, row in enumerate(rows):
+    while rows:
+        row = rows.pop(0) if isinstance(rows, list) else rows.popleft()
         if lease_ends - time.monotonic() < LEASE.total_seconds() / 2:
             # A slow platform: the rest would be posted after their lease ran out, when another
             # worker may have claimed them too. Give them back; they are due again at once.
-            log.warning("outbox: delivering a batch took over half the lease; %s rows handed back", len(rows) - i)
-            await _release(rows[i:], now)
+            log.warning("outbox: delivering a batch took over half the lease; %s rows handed back", len(rows) + 1)
+            await _release([row, *rows], now())
+            rows.clear()
             break
-        if await _deliver(row, senders[row.platform], now, lease_ends):
+        if await _deliver(row, senders[row.platform], now(), lease_ends):
             sent += 1
     return sent
 
@@ -189,15 +255,66 @@ async def lag_seconds(now: datetime) -> float:
 
 async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio.Event, interval: float = 0.5,
                      wake: asyncio.Event | None = None) -> None:
-    """Deliver until `stop` is set; `wake` lets a handler skip the wait after queueing."""
-    while not stop.is_set():
+    """Deliver until `stop` is set; `wake` lets a handler skip the wait after queueing.
+
+    Each destination has a lane that posts its rows in order; the worker keeps claiming while
+    it holds fewer than IN_FLIGHT rows, so a new acknowledgement waits for a free slot, not
+    for a slow lane to finish."""
+    now: Callable[[], datetime] = clock.now  # type: ignore[attr-defined]
+    lanes: dict[str, deque[tuple[OutboxMessage, float]]] = {}  # each row with the end of its lease
+    tasks: dict[str, asyncio.Task[None]] = {}
+    freed = asyncio.Event()
+    waiter = wake or asyncio.Event()
+    platforms = list(senders)
+
+    def held() -> int:
+        return sum(len(q) for q in lanes.values()) + len(tasks)
+
+    async def lane(key: str) -> None:
+        queue = lanes[key]
         try:
-            while await deliver_due(senders, clock.now()):  # type: ignore[attr-defined]
-                pass
-        except Exception:
-            log.exception("outbox sweep failed; retrying")
-        waiter = wake or asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), timeout=interval)
+            while queue:
+                row, lease_ends = queue.popleft()
+                await _deliver_lane([row], senders, now, lease_ends)
+                freed.set()
+        finally:
+            lanes.pop(key, None)
+            tasks.pop(key, None)
+            freed.set()
+
+    while not stop.is_set():
         if wake is not None:
             wake.clear()
+        try:
+            room = IN_FLIGHT - held()
+            if senders and room > 0:
+                lease_ends = time.monotonic() + LEASE.total_seconds()  # from before the claim, as the lease
+                rows = await _claim(platforms, now(), min(room, BATCH))
+                for row in rows:
+                    key = lane_of(row)
+                    if key in lanes:
+                        lanes[key].append((row, lease_ends))
+                    else:
+                        lanes[key] = deque([(row, lease_ends)])
+                        tasks[key] = asyncio.create_task(lane(key))
+                if len(rows) == min(room, BATCH):
+                    await asyncio.sleep(0)
+                    continue  # more may be due
+        except Exception:
+            log.exception("outbox sweep failed; retrying")
+        freed.clear()
+        waits = [asyncio.ensure_future(waiter.wait())]
+        if tasks:
+            waits.append(asyncio.ensure_future(freed.wait()))
+        _, pending = await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        for w in pending:
+            w.cancel()
+    # Stopping: rows not begun are handed back at once; posts under way are finished.
+    left = [row for queue in lanes.values() for row, _ in queue]
+    for queue in lanes.values():
+        queue.clear()
+    if left:
+        with contextlib.suppress(Exception):
+            await _release(left, now())
+    if tasks:
+        await asyncio.wait(list(tasks.values()), timeout=LEASE.total_seconds() / 4)

@@ -10,6 +10,7 @@ from bot.handlers.base import Env, Handlers, load_ticket, person_for, public, sa
 from bot.handlers.knowledge import learn_from_resolution
 from bot.identity import ensure_contact
 from bot.process import delivery_card, route_new_ticket
+from bot.queues import queue_lines
 from bot.quoting import quote
 from bot.quoting import title as shown_title
 from bot.statuses import PAUSING_STATUSES, REACHED_ONLY_BY, Role, Status, status_label
@@ -108,7 +109,7 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
         return [say("\n".join(lines))]
     person = await person_for(env, cmd.get("person")) if cmd.get("person") else who.person
     assert person is not None
-    tickets = await svc.queue_for(person)
+    tickets, total = await queue_lines(person.id)
     if not tickets:
         return [say(f"{person.name}'s queue is empty.")]
     lines = [f"{person.name}'s queue, first things first:"]
@@ -123,7 +124,9 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
         else:
             left = "no SLA clock running"
         rank = f"#{t.rank}" if t.rank else "unranked"
-        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer.name}: {shown_title(t.title)} · {left}")
+        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer}: {shown_title(t.title)} · {left}")
+    if total > len(tickets):
+        lines.append(f"… and {total - len(tickets)} more (`chatdesk tickets list` shows every ticket).")
     return [say("\n".join(lines))]
 
 
