@@ -21,6 +21,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from bot import hours_commands as _hours  # noqa: F401  (registers the log and hours handlers)
 from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
 from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
 from bot import (
@@ -270,6 +271,8 @@ class Helpdesk:
                 return []
             return [Destination(Platform(ticket.platform), ticket.tenant, ticket.channel, ticket.thread,
                                 customer_visible=True)]
+        if reply.audience == Audience.CHANNEL:
+            return await customer_channels(ticket) if ticket else []
         if reply.audience == Audience.TRIAGE:
             if platform == Platform.CONSOLE:
                 return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
@@ -287,6 +290,15 @@ class Helpdesk:
                 return []
             return [d for d in [dm_destination(person, platform)] if d is not None]
         return []
+
+
+async def customer_channels(ticket: Ticket) -> list[Destination]:
+    """The customer's own channels on the ticket's platform (all of them when none is on it)."""
+    if ticket.platform == Platform.CONSOLE.value:
+        return [Destination(Platform.CONSOLE, "console", ticket.channel, customer_visible=True)]
+    bindings = await ChannelBinding.filter(purpose="customer", customer_id=ticket.customer_id).order_by("id")
+    same = [b for b in bindings if b.platform == ticket.platform] or bindings
+    return [Destination(Platform(b.platform), b.tenant, b.channel, customer_visible=True) for b in same]
 
 
 def dm_destination(person: Person, platform: Platform) -> Destination | None:

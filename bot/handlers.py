@@ -302,9 +302,13 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     await svc.change_status(ticket, env.who, "resolved", env.now, reason=text)
     await svc.save(ticket, env.now)
     rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
+    from bot.timelog import estimate_line
+
+    spent = await estimate_line(ticket)
     return [
         say(f"{ticket.key} resolved; the resolution was posted to the customer."),
-        public(ticket, f"*{ticket.key} is resolved.*\n{text}\n\nHow did we do? Rate 1-5 "
+        public(ticket, f"*{ticket.key} is resolved.*\n{text}\n\n{spent + chr(10) * 2 if spent else ''}"
+                       f"How did we do? Rate 1-5 "
                        f"(`/helpdesk rate {ticket.key} 5`) or reply here if it is not solved.",
                title=f"{ticket.key} resolved", buttons=rating, kind="resolution"),
         triage(ticket, f"{ticket.key} resolved by {env.who.name}."),
