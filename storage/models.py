@@ -388,7 +388,7 @@ class TimeEntry(Model):
 
     class Meta:
         table = "time_entry"
-        indexes = (("customer", "month"),)
+        indexes = (("customer_id", "month"),)
 
 
 class HoursNotice(Model):

@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('month', fields.CharField(max_length=7)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'time_entry', 'app': 'models', 'indexes': [Index(fields=['customer', 'month'])], 'pk_attr': 'id', 'table_description': 'Time logged on a ticket. Entries are never edited: a correction is a negative entry.'},
+            options={'table': 'time_entry', 'app': 'models', 'indexes': [Index(fields=['customer_id', 'month'])], 'pk_attr': 'id', 'table_description': 'Time logged on a ticket. Entries are never edited: a correction is a negative entry.'},
             bases=['Model'],
         ),
         ops.AddField(
