@@ -349,3 +349,24 @@ async def test_concurrent_logs_send_each_notice_once(any_database: str, clock: F
     await asyncio.gather(*(log(n) for n in range(16, 21)))  # 21 h: over the bank
     assert await HoursNotice.all().order_by("kind").values_list("kind", flat=True) == ["over", "warning"]
     assert await OutboxMessage.filter(dedupe_key__startswith="hours:").count() == 4
+
+
+async def test_report_json_has_each_customers_hours(world: ConsoleWorld) -> None:
+    from storage.reports import build_report, period_for
+
+    acme = await world.person("customer:ACME")
+    await acme.say("Mail is slow")
+    olli = await world.person("consultant:olli")
+    await olli.say("/helpdesk log ACME-1 21h relay")
+    await olli.say("/helpdesk log ACME-1 45m nonbillable call")
+    now = world.clock.now()
+    report = await build_report(now, period_for(now))
+    hours_by_customer = {c["customer"]: c["hours"] for c in report["customers"]}
+    assert hours_by_customer["ACME"] == {"month": "2026-11", "included": 20.0, "included_minutes": 1200,
+                                         "billable_minutes": 1260, "nonbillable_minutes": 45,
+                                         "remaining_minutes": -60}
+    assert hours_by_customer["GLOBEX"]["remaining_minutes"] == 600
+    # A period that ends in October reports October's month, where nothing was logged.
+    october = await build_report(now, period_for(now, "2026-10-01", "2026-10-31"), "ACME")
+    assert october["customers"][0]["hours"]["billable_minutes"] == 0
+    json.dumps(report)
