@@ -15,16 +15,20 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.clock import FakeClock
+from bot.config import load_config
 from bot.core import Helpdesk
 from bot.types import Actor, Invocation, Place, Platform
 from chatdesk.cli import app
 from storage import db
+from storage.config_apply import apply_config
 from storage.models import AuditEvent, HoursNotice, OutboxMessage, TimeEntry
+from tests.conftest import ORG_YAML
 from tests.scenarios.console_driver import ConsoleWorld
 from tests.scenarios.slack_harness import SlackWorld, slack_world
 from tests.scenarios.teams_harness import TRIAGE, TeamsWorld
@@ -190,23 +194,30 @@ async def test_console_resolution_says_estimate_and_time_logged(world: ConsoleWo
     assert lines[5].startswith("How did we do?")
 
 
-def test_export_and_tickets_json(world: ConsoleWorld, database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_and_tickets_json(db_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+                                 tmp_path: Path) -> None:
     async def play() -> None:
-        await db.init(database)
-        acme = await world.person("customer:ACME")
-        await acme.say("Mail is slow")
-        globex = await world.person("customer:GLOBEX")
-        await globex.say("Backup failed")
-        olli = await world.person("consultant:olli")
-        await olli.say('/helpdesk log ACME-1 21h "relay, part 1"')
-        await olli.say("/helpdesk log ACME-1 30m nonbillable call")
-        world.clock.set(datetime(2026, 11, 30, 22, 30, tzinfo=UTC))  # December in Helsinki, November in UTC
-        await olli.say("/helpdesk log ACME-1 1h")
-        await olli.say("/helpdesk log GLOBEX-1 2h")  # silver's calendar is UTC: still November
-        await db.close()
+        await db.init(db_url)
+        try:
+            await apply_config(load_config(ORG_YAML))
+            world = ConsoleWorld(clock)
+            acme = await world.person("customer:ACME")
+            await acme.say("Mail is slow")
+            globex = await world.person("customer:GLOBEX")
+            await globex.say("Backup failed")
+            olli = await world.person("consultant:olli")
+            await olli.say('/helpdesk log ACME-1 21h "relay, part 1"')
+            await olli.say("/helpdesk log ACME-1 30m nonbillable call")
+            clock.set(datetime(2026, 11, 30, 22, 30, tzinfo=UTC))  # December in Helsinki, November in UTC
+            await olli.say("/helpdesk log ACME-1 1h")
+            await olli.say("/helpdesk log GLOBEX-1 2h")  # silver's calendar is UTC: still November
+        finally:
+            await db.close()
 
     asyncio.run(play())
-    monkeypatch.setenv("DATABASE_URL", database)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("CHATDESK_CONFIG", "")
+    monkeypatch.chdir(tmp_path)  # no chatdesk.yaml of the working tree is picked up
     runner = CliRunner()
     result = runner.invoke(app, ["hours", "export", "--month", "2026-11"])
     assert result.exit_code == 0, result.output
