@@ -22,7 +22,8 @@ from bot import hours
 from bot import tickets as svc
 from bot.identity import Who
 from bot.types import Audience, Reply
-from storage.models import Customer, HoursNotice, Person, Ticket, TimeEntry
+from storage.models import Calendar as CalendarRow
+from storage.models import Contract, Customer, HoursNotice, Person, Ticket, TimeEntry
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,26 @@ async def hours_left_this_month(now: datetime) -> dict[str, hours.Balance]:
 
     For the leads' board: `remaining_minutes` is None for a customer without an hour bank and
     negative when the month is over its bank."""
+    customers = await Customer.all().order_by("key")
+    contracts = {c.id: c for c in await Contract.filter(id__in={c.contract_id for c in customers})}
+    zones = dict(await CalendarRow.filter(id__in={c.calendar_id for c in contracts.values()}).values_list(
+        "id", "timezone"))
+    billable: dict[int, dict[str, int]] = {}
+    nonbillable: dict[tuple[int, str], int] = {}
+    # One grouped query for every customer: a few rows per customer and month.
+    for row in await TimeEntry.all().annotate(m=Sum("minutes")).group_by("customer_id", "month", "billable").values(
+            "customer_id", "month", "billable", "m"):
+        if row["billable"]:
+            billable.setdefault(row["customer_id"], {})[row["month"]] = int(row["m"] or 0)
+        else:
+            nonbillable[(row["customer_id"], row["month"])] = int(row["m"] or 0)
     out: dict[str, hours.Balance] = {}
-    for customer in await Customer.all().order_by("key"):
-        out[customer.key] = await customer_balance(customer, None, now)
+    for customer in customers:
+        contract = contracts[customer.contract_id]
+        month = hours.month_of(now, zones[contract.calendar_id])
+        used = {m: v for m, v in billable.get(customer.id, {}).items() if m <= month}
+        out[customer.key] = hours.balance(hours.Bank.from_json(contract.hours), month, used,
+                                          nonbillable.get((customer.id, month), 0))
     return out
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot import timelog
 from bot.clock import FakeClock
 from bot.config import load_config
 from bot.core import Helpdesk
@@ -27,7 +28,7 @@ from bot.types import Actor, Invocation, Place, Platform
 from chatdesk.cli import app
 from storage import db
 from storage.config_apply import apply_config
-from storage.models import AuditEvent, HoursNotice, OutboxMessage, TimeEntry
+from storage.models import AuditEvent, Customer, HoursNotice, OutboxMessage, TimeEntry
 from tests.conftest import ORG_YAML
 from tests.scenarios.console_driver import ConsoleWorld
 from tests.scenarios.slack_harness import SlackWorld, slack_world
@@ -175,6 +176,13 @@ async def test_console_rollover_shows_the_carried_hours(world: ConsoleWorld) -> 
     seen = world.take()
     assert seen[-2] == "[only you] chatdesk: logged 1h on GLOBEX-1 · Globex Ltd has 15h of 16h left in December"
     assert "Included: 16h (6h carried from November)" in seen[-1]
+    # What the leads' board shows: each customer's hours left this month, from one grouped query.
+    left = await timelog.hours_left_this_month(world.clock.now())
+    assert {k: (b.month, b.included_minutes, b.remaining_minutes) for k, b in left.items()} == {
+        "ACME": ("2026-12", 1200, 1200), "GLOBEX": ("2026-12", 960, 900)}
+    for key, bal in left.items():
+        customer = await Customer.get(key=key)
+        assert bal == await timelog.customer_balance(customer, None, world.clock.now())
 
 
 async def test_console_resolution_says_estimate_and_time_logged(world: ConsoleWorld) -> None:
