@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Sum
@@ -208,8 +209,6 @@ async def report_hours(customer: Customer, now: datetime | None, month: str) -> 
 
 
 def _local(moment: datetime, zone: str) -> datetime:
-    from zoneinfo import ZoneInfo
-
     return moment.astimezone(ZoneInfo(zone))
 
 

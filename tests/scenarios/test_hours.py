@@ -371,7 +371,7 @@ async def test_concurrent_logs_send_each_notice_once(any_database: str, clock: F
 
 
 async def test_report_json_has_each_customers_hours(world: ConsoleWorld) -> None:
-    from storage.reports import build_report, period_for
+    from bot.reports import build_report, period_for
 
     acme = await world.person("customer:ACME")
     await acme.say("Mail is slow")

@@ -9,14 +9,16 @@ from tortoise.functions import Sum
 from bot import hours, timelog
 from bot import tickets as svc
 from bot.commands import Command
-from bot.handlers import Env, handler, load_ticket, say
+from bot.handlers.base import Env, Handlers, load_ticket, say
 from bot.types import Field, Reply
 from storage.models import Customer, Ticket, TimeEntry
 
 TICKETS_SHOWN = 10
 
+HANDLERS = Handlers()
 
-@handler("log")
+
+@HANDLERS.command("log")
 async def _log(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     minutes = cmd.get("duration")
@@ -51,7 +53,7 @@ async def entries_reply(ticket: Ticket) -> Reply:
     return say("\n".join(lines), title=f"Time on {ticket.key}", ticket_key=ticket.key, internal=True)
 
 
-@handler("hours")
+@HANDLERS.command("hours")
 async def _hours(env: Env, cmd: Command) -> list[Reply]:
     key, who = cmd.get("customer"), env.who
     if who.is_agent:
