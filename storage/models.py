@@ -406,3 +406,15 @@ class HoursNotice(Model):
     class Meta:
         table = "hours_notice"
         unique_together = (("customer", "month", "kind"),)
+
+
+class InstallationSecret(Model):
+    """A random value generated once per installation (the pseudonym key of privacy erasure)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    value = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "installation_secret"
