@@ -82,7 +82,7 @@ def visibility_of(reply: Reply, who: Who | None, place: PlaceClass | None = None
         return Visibility(reply.visibility)
     if reply.internal:
         return Visibility.AGENTS
-    if reply.audience == Audience.THREAD:
+    if reply.audience in (Audience.THREAD, Audience.CHANNEL):
         return Visibility.CUSTOMER
     if reply.audience == Audience.TRIAGE:
         return Visibility.AGENTS

@@ -13,6 +13,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot.hours import DurationError, parse_logged, parse_month
 from bot.statuses import AGENT_ROLES, KNOWN_ROLES, STATUSES, Role
 
 TICKET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-(\d{1,9})$")
@@ -70,7 +71,8 @@ class PersonRef:
 @dataclass(frozen=True)
 class Arg:
     name: str
-    kind: str  # ticket | tickets | person | priority | type | status | text | word | duration | customer | int
+    kind: str  # ticket | tickets | person | priority | type | status | text | word | duration | logged | month
+    #   | customer | int
     optional: bool = False
     choices: tuple[str, ...] = ()
 
@@ -175,6 +177,12 @@ SPECS: tuple[CommandSpec, ...] = (
           "customer ACME", refusal="only consultants and leads can see customer profiles"),
     _spec("report", "[text:text]", AGENTS, "SLA attainment, backlog and CSAT for the last 30 days",
           "report", refusal="only consultants and leads can see reports"),
+    _spec("log", "key:ticket [duration:logged] [billing:word=nonbillable|billable] [text:text]", AGENTS,
+          "log time spent on a ticket (billable unless nonbillable; -30m corrects), or list its entries",
+          "log ACME-7 1h30m checked the firewall", refusal="only consultants and leads can log time"),
+    _spec("hours", "[customer:customer] [month:month]", ROLES_ALL,
+          "a customer's hours this month: included, used, left (contacts: your organisation's)",
+          "hours ACME 2026-11"),
     _spec("privacy", "action:word=export|erase|notifications [text:text]", ROLES_ALL,
           "export your data, erase a contact (leads), or turn notifications off/on",
           "privacy notifications off"),
@@ -276,6 +284,17 @@ def _value(arg: Arg, tok: _Token, spec: CommandSpec) -> Any:
         return int(raw)
     if arg.kind == "duration":
         return parse_duration(raw)
+    if arg.kind == "logged":
+        try:
+            return parse_logged(raw)
+        except DurationError as exc:
+            raise ParseError(f"{exc}. Example: `/helpdesk log ACME-7 1h30m fixed the VPN profile`",
+                             command=spec.name) from None
+    if arg.kind == "month":
+        try:
+            return parse_month(raw)
+        except ValueError as exc:
+            raise ParseError(str(exc), command=spec.name) from None
     if arg.kind == "status":
         s = raw.lower().replace("-", "_")
         if s not in STATUSES:
@@ -359,6 +378,8 @@ def _parse_args(spec: CommandSpec, text: str, tokens: list[_Token]) -> Command:
             try:
                 value = _value(arg, tokens[i], spec)
             except ParseError:
+                if arg.kind == "logged" or (arg.kind == "month" and tokens[i].text[:1].isdigit()):
+                    raise  # a word in this place can only be meant as one: say what is wrong with it
                 continue
             later_required = len([a for a in remaining_required if a is not arg])
             if arg.kind == "customer" and later_required and len(tokens) - i - 1 < 1:

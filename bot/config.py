@@ -45,11 +45,20 @@ class Target(_Strict):
         return int(getattr(self, metric))
 
 
+class HoursBank(_Strict):
+    """`contracts.<name>.hours`: billable hours included each calendar month (bot/hours.py)."""
+
+    monthly: float = Field(gt=0, le=744, strict=True)
+    rollover: bool = Field(default=False, strict=True)
+    warn_at: float = Field(default=0.8, gt=0, lt=1, strict=True)
+
+
 class ContractConfig(_Strict):
     calendar: str
     team: str | None = None
     warn_at: float = Field(default=0.75, gt=0, lt=1)
     targets: dict[str, Target]
+    hours: HoursBank | None = None
 
     @field_validator("targets")
     @classmethod

@@ -309,6 +309,8 @@ class Helpdesk:
                 return []
             return [Destination(Platform(ticket.platform), ticket.tenant, ticket.channel, ticket.thread,
                                 customer_visible=True)]
+        if reply.audience == Audience.CHANNEL:
+            return await customer_channels(ticket) if ticket else []
         if reply.audience == Audience.TRIAGE:
             if platform == Platform.CONSOLE:
                 return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
@@ -332,6 +334,15 @@ class Helpdesk:
                 return []
             return [d for d in [dm_destination(person, platform)] if d is not None]
         return []
+
+
+async def customer_channels(ticket: Ticket) -> list[Destination]:
+    """The customer's own channels on the ticket's platform (all of them when none is on it)."""
+    if ticket.platform == Platform.CONSOLE.value:
+        return [Destination(Platform.CONSOLE, "console", ticket.channel, customer_visible=True)]
+    bindings = await ChannelBinding.filter(purpose="customer", customer_id=ticket.customer_id).order_by("id")
+    same = [b for b in bindings if b.platform == ticket.platform] or bindings
+    return [Destination(Platform(b.platform), b.tenant, b.channel, customer_visible=True) for b in same]
 
 
 def dm_destination(person: Person, platform: Platform) -> Destination | None:

@@ -5,7 +5,9 @@
     {"period": {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"},
      "customers": [{"customer", "open", "resolved",
                     "sla": {"first_response" | "next_response" | "resolution": {"met", "missed"}},
-                    "median_first_response_minutes", "csat": {"count", "mean"}}],
+                    "median_first_response_minutes", "csat": {"count", "mean"},
+                    "hours": {"month", "included", "included_minutes", "billable_minutes",
+                              "nonbillable_minutes", "remaining_minutes"}}],
      "consultants": [{"person", "open"}]}
 
 How each number is counted:
@@ -24,6 +26,10 @@ How each number is counted:
   is measured in. Rounded to 0.1; null when no ticket has had a response.
 - `csat`: ratings (1-5) of tickets resolved or closed within the period; `mean` is rounded
   to 0.01 and null when there is no rating.
+- `hours`: the customer's hour bank in the month of the period's last day (when the period holds
+  now, the current month of the contract calendar's zone): `included` in hours as configured
+  plus what rolled over (null without a bank), minutes of billable and non-billable time logged
+  in that month, and `remaining_minutes` = included minus billable, negative when over the bank.
 - `consultants`: every active consultant and lead with the count of open tickets assigned
   to them (of the chosen customer only, with a customer filter).
 """
@@ -40,6 +46,7 @@ from bot.config import METRICS
 from bot.sla import Calendar
 from bot.statuses import DONE_STATUSES
 from bot.tickets import sla_context
+from bot.timelog import report_hours
 from storage import reports as queries
 from storage.models import Customer, Ticket
 
@@ -139,6 +146,7 @@ async def _customer_summary(customer: Customer, tickets: list[Ticket], period: P
         "sla": sla,
         "median_first_response_minutes": round(statistics.median(response_minutes), 1) if response_minutes else None,
         "csat": {"count": len(ratings), "mean": round(statistics.fmean(ratings), 2) if ratings else None},
+        "hours": await report_hours(customer, now if period.holds(now) else None, f"{period.last:%Y-%m}"),
     }
 
 

@@ -37,6 +37,7 @@ class Audience(StrEnum):
     THREAD = "thread"  # the ticket's thread in the customer channel: the customer sees it
     TRIAGE = "triage"  # the internal triage channel(s)
     DM = "dm"  # a direct message to one person (Reply.person)
+    CHANNEL = "channel"  # the ticket's customer channel, top level (not in a thread): the customer sees it
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ async def _apply(cfg: OrgConfig, report: ApplyReport, *, prune: bool) -> None:
             "team": contract.team,
             "warn_at": contract.warn_at,
             "targets": {p: t.model_dump() for p, t in contract.targets.items()},
+            "hours": contract.hours.model_dump() if contract.hours else None,
         }
         contracts[name] = await _upsert(Contract, {"name": name}, values, f"contract {name}", report)
     for p in cfg.people:

@@ -34,6 +34,7 @@ class Contract(Model):
     team = fields.CharField(max_length=100, null=True)
     warn_at = fields.FloatField(default=0.75)
     targets: Any = fields.JSONField()  # {"P1": {"first_response": 30, "next_response": 60, "resolution": 240}}
+    hours: Any = fields.JSONField(null=True)  # the hour bank: {"monthly": 20, "rollover": false, "warn_at": 0.8}
 
     class Meta:
         table = "contract"
@@ -381,6 +382,51 @@ class KbQuestion(Model):
     class Meta:
         table = "kb_question"
         unique_together = (("article_id", "ticket"),)
+
+
+class TimeEntry(Model):
+    """Time logged on a ticket. Entries are never edited: a correction is a negative entry."""
+
+    id = fields.BigIntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="time_entries", on_delete=fields.CASCADE
+    )
+    ticket_id: int
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="time_entries", on_delete=fields.CASCADE
+    )
+    customer_id: int
+    person: fields.ForeignKeyNullableRelation[Person] = fields.ForeignKeyField(
+        "models.Person", related_name="time_entries", null=True, on_delete=fields.SET_NULL
+    )
+    person_id: int | None
+    person_name = fields.CharField(max_length=200)  # as it was when logged
+    minutes = fields.IntField()  # negative for a correction
+    billable = fields.BooleanField()
+    note = fields.TextField(null=True)
+    month = fields.CharField(max_length=7)  # YYYY-MM in the contract calendar's zone when logged
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "time_entry"
+        indexes = (("customer_id", "month"),)
+
+
+class HoursNotice(Model):
+    """One row per hour-bank notice sent (the warning, then over the bank): unique, so once per month."""
+
+    id = fields.BigIntField(primary_key=True)
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
+        "models.Customer", related_name="hours_notices", on_delete=fields.CASCADE
+    )
+    customer_id: int
+    month = fields.CharField(max_length=7)
+    kind = fields.CharField(max_length=16)  # "warning" | "over"
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "hours_notice"
+        unique_together = (("customer", "month", "kind"),)
 
 
 class InstallationSecret(Model):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.functions import Count
+from tortoise.functions import Count, Sum
 
-from storage.models import AuditEvent, Message, Ticket
+from storage.models import AuditEvent, Message, Ticket, TimeEntry
 
 
 def iso(value: datetime | None) -> str | None:
@@ -29,6 +29,11 @@ async def ticket_rows_for(tickets: list[Ticket]) -> list[dict[str, Any]]:
         "ticket_id", "internal"
     ).values("ticket_id", "internal", "n"):
         counts[(row["ticket_id"], bool(row["internal"]))] = row["n"]
+    logged: dict[tuple[int, bool], int] = {}
+    for row in await TimeEntry.all().annotate(m=Sum("minutes")).group_by("ticket_id", "billable").values(
+        "ticket_id", "billable", "m"
+    ):
+        logged[(row["ticket_id"], bool(row["billable"]))] = int(row["m"] or 0)
     out = []
     for t in tickets:
         public = counts.get((t.id, False), 0)
@@ -56,6 +61,8 @@ async def ticket_rows_for(tickets: list[Ticket]) -> list[dict[str, Any]]:
             "escalation_at": iso(t.escalation_at),
             "platform": t.platform,
             "csat": t.csat,
+            "logged_minutes": logged.get((t.id, True), 0) + logged.get((t.id, False), 0),
+            "billable_minutes": logged.get((t.id, True), 0),
         })
     return out
 

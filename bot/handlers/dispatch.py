@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from bot.commands import SPECS, CommandSpec
-from bot.handlers import history, knowledge, privacy, process, tickets
+from bot.handlers import history, hours, knowledge, privacy, process, tickets
 from bot.handlers.base import Handler
 
 MODULES: tuple[tuple[str, Mapping[str, Handler]], ...] = tuple(
-    (m.__name__, m.HANDLERS) for m in (tickets, process, knowledge, privacy, history))
+    (m.__name__, m.HANDLERS) for m in (tickets, process, knowledge, privacy, history, hours))
 
 
 class HandlerTableError(RuntimeError):

@@ -15,6 +15,7 @@ from bot.quoting import quote
 from bot.quoting import title as shown_title
 from bot.statuses import PAUSING_STATUSES, REACHED_ONLY_BY, Role, Status, status_label
 from bot.timelabels import business, business_left, business_left_until, due_in_zone, hours
+from bot.timelog import estimate_line
 from bot.types import Audience, Button, Field, Platform, Reply
 from bot.views import (
     MAX_SUGGESTIONS,
@@ -262,9 +263,11 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     await svc.save(ticket, env.now)
     await learn_from_resolution(ticket)
     rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
+    spent = await estimate_line(ticket)
     return [
         say(f"{ticket.key} resolved; the resolution was posted to the customer."),
-        public(ticket, f"*{ticket.key} is resolved.*\n{text}\n\nHow did we do? Rate 1-5 "
+        public(ticket, f"*{ticket.key} is resolved.*\n{text}\n\n{spent + chr(10) * 2 if spent else ''}"
+                       f"How did we do? Rate 1-5 "
                        f"(`/helpdesk rate {ticket.key} 5`) or reply here if it is not solved.",
                title=f"{ticket.key} resolved", buttons=rating, kind="resolution"),
         triage(ticket, f"{ticket.key} resolved by {env.who.name}."),

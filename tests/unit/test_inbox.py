@@ -17,7 +17,7 @@ from bot.types import Actor, FileRef, IncomingMessage, Outcome, Place, Platform
 from storage import db, inbox
 from storage.config_apply import apply_config
 from storage.inbox import Inbox
-from storage.models import Customer, InboxEvent, Message, ProcessedEvent, Ticket
+from storage.models import Contract, Customer, InboxEvent, Message, ProcessedEvent, Ticket, TimeEntry
 from tests.conftest import MONDAY_9_HELSINKI, ORG_YAML, POSTGRES_URL, _pg_database, _pg_drop
 
 ROOT_TS = "1795417201.000100"
@@ -212,8 +212,13 @@ async def _upgrade_from_0001(url: str) -> None:
     await Tortoise.close_connections()
     await db.init(url)
     try:
-        await apply_config(load_config(ORG_YAML))
+        # Rows written with 0001's columns (today's models have columns 0001 lacks).
         conn = connections.get("default")
+        await conn.execute_script(
+            "INSERT INTO calendar (name, timezone, hours, holidays) VALUES ('office', 'UTC', '{}', '[]');"
+            "INSERT INTO contract (name, calendar_id, warn_at, targets) VALUES ('gold', 1, 0.75, '{}');"
+            "INSERT INTO customer (key, name, contract_id, next_number) VALUES ('ACME', 'Acme Oy', 1, 1);"
+            "INSERT INTO customer (key, name, contract_id, next_number) VALUES ('GLOBEX', 'Globex', 1, 1);")
         with pytest.raises(Exception):  # noqa: B017 (the driver's "no such table")
             await conn.execute_query("SELECT count(*) FROM inbox")
     finally:
@@ -223,6 +228,8 @@ async def _upgrade_from_0001(url: str) -> None:
     try:
         assert await Customer.all().count() == 2  # the data from before the upgrade is still there
         assert await InboxEvent.all().count() == 0
+        assert (await Contract.get(name="gold")).hours is None  # no hour bank until the config sets one
+        assert await TimeEntry.all().count() == 0
     finally:
         await db.close()
 

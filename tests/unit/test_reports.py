@@ -36,6 +36,8 @@ EXPECTED_ACME = {
     },
     "median_first_response_minutes": 160.0,  # median of 20 and 300 business minutes
     "csat": {"count": 2, "mean": 4.5},
+    "hours": {"month": "2026-11", "included": 20.0, "included_minutes": 1200, "billable_minutes": 0,
+              "nonbillable_minutes": 0, "remaining_minutes": 1200},
 }
 EXPECTED_GLOBEX = {
     "customer": "GLOBEX", "open": 1, "resolved": 0,
@@ -43,6 +45,8 @@ EXPECTED_GLOBEX = {
             "resolution": {"met": 0, "missed": 0}},
     "median_first_response_minutes": None,
     "csat": {"count": 0, "mean": None},
+    "hours": {"month": "2026-11", "included": 10.0, "included_minutes": 600, "billable_minutes": 0,
+              "nonbillable_minutes": 0, "remaining_minutes": 600},
 }
 
 
@@ -112,6 +116,8 @@ async def test_an_earlier_period_counts_what_happened_then(history: FakeClock) -
         "sla": {"first_response": {"met": 1, "missed": 0}, "next_response": {"met": 0, "missed": 0},
                 "resolution": {"met": 1, "missed": 0}},
         "median_first_response_minutes": 0.0, "csat": {"count": 1, "mean": 1.0},
+        "hours": {"month": "2026-10", "included": 20.0, "included_minutes": 1200, "billable_minutes": 0,
+                  "nonbillable_minutes": 0, "remaining_minutes": 1200},
     }
     assert all(c["open"] == 0 for c in report["consultants"])  # today's open tickets came later
 
