@@ -21,18 +21,19 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
-from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
 from bot import (
+    intake,
     process,  # registers the process handlers (estimate, approve, handover, report, ...)
     views,
 )
+from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
+from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
 from bot.handlers import HANDLERS, Env
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
-from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
+from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reaction, Reply
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
@@ -131,17 +132,10 @@ class Helpdesk:
     async def _message(self, msg: IncomingMessage, now: datetime) -> Outcome:
         platform = msg.place.platform.value
         same_message = Message.filter(platform=platform, channel=msg.place.channel, platform_message_id=msg.message_id)
-        if msg.edited or msg.deleted:
-            stored = await same_message.first()
-            if stored is None:
-                return Outcome()
-            if msg.deleted:
-                stored.deleted_at = now
-            else:
-                stored.text = msg.text[: svc.MESSAGE_LIMIT]
-                stored.edited_at = now
-            await stored.save()
-            return Outcome()
+        if msg.deleted:
+            return await intake.deleted(self, msg, now)
+        if msg.edited:
+            return await intake.edited(self, msg, now)
         if await same_message.exists():
             return Outcome(duplicate=True)
         who = await resolve(msg.actor, msg.place)
@@ -154,9 +148,26 @@ class Helpdesk:
             return await self._thread_reply(ticket, who, msg, now)
         if who.is_agent:
             return Outcome()  # agents' top-level posts (announcements) are not tickets
-        return await self._new_ticket(who, msg, now)
+        return await intake.top_level(self, who, msg, now)
 
-    async def _new_ticket(self, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
+    async def handle_reaction(self, added: Reaction) -> Outcome:
+        """An emoji reaction in a channel: a ticket_emoji on a message that is no ticket yet opens one."""
+        try:
+            async with in_transaction():
+                if not await self._first_delivery(added.place.platform, added.place.channel, added.event_id):
+                    return Outcome(duplicate=True)
+                outcome = await intake.reaction(self, added, self.clock.now())
+        except IntegrityError:
+            return Outcome(duplicate=True)
+        if outcome.queued and self.on_queued:
+            self.on_queued()
+        return outcome
+
+    async def join_ticket(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: datetime) -> Outcome:
+        """A top-level message grouped into a ticket counts as a reply in its thread (no second ack)."""
+        return await self._thread_reply(ticket, who, msg, now)
+
+    async def open_ticket(self, who: Who, msg: IncomingMessage, now: datetime) -> tuple[Ticket, Outcome]:
         assert who.customer is not None
         await ensure_contact(who, now)
         platform = msg.place.platform.value
@@ -164,20 +175,23 @@ class Helpdesk:
                                          tenant=msg.place.tenant, channel=msg.place.channel, thread=msg.message_id)
         await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
                                 internal=False, now=now, files=msg.files)
-        replies = await self._intake_replies(ticket, who.customer, msg.text)
+        replies = await self._intake_replies(ticket, who.customer, msg.text, now)
         queued = await self.route(replies, who, ticket)
-        return Outcome(queued=queued, ticket_key=ticket.key)
+        return ticket, Outcome(queued=queued, ticket_key=ticket.key)
 
-    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str) -> list[Reply]:
+    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str, now: datetime) -> list[Reply]:
         suggestions = list(await self.suggest(text, views.MAX_SUGGESTIONS))[: views.MAX_SUGGESTIONS]
         lines = [f"Thanks, this is *{ticket.key}*. A consultant will reply in this thread."]
+        hours = await intake.out_of_hours_note(ticket, now)
+        if hours:
+            lines.append(hours)
         lines += views.suggestion_lines(suggestions)
         ack = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="ack",
                     buttons=views.solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
         routing = await process.route_new_ticket(ticket, customer)
         return [ack, triage_announcement(ticket, customer.name, text), *routing]
 
-    async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
+    async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: datetime) -> Outcome:
         platform = msg.place.platform.value
         if who.role == "contact":
             await ensure_contact(who, now)
