@@ -142,6 +142,10 @@ class TeamsBot:
 
     async def _turn(self, context: TurnContext, activity: dict[str, Any]) -> None:
         await references.remember(activity, self.desk.clock.now())
+        if activity["type"] == "messageReaction":
+            for added in inbound.reactions_added(activity):
+                await self.desk.handle_reaction(added)
+            return
         if activity["type"] not in MESSAGE_TYPES:
             return
         conv = inbound.conversation_of(activity)

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from bot.commands import BY_NAME
-from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform
+from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform, Reaction
 
 THREAD_MARK = ";messageid="
 CARD_TYPES = ("application/vnd.microsoft.card.", "application/vnd.microsoft.teams.card.")
@@ -107,6 +107,14 @@ def check(activity: Any) -> dict[str, Any]:
     for tenant in (conversation.get("tenantId"), _obj(_obj(activity.get("channelData")).get("tenant")).get("id")):
         if tenant is not None and (not isinstance(tenant, str) or len(tenant) > MAX_TENANT):
             raise MalformedActivity(f"the tenant id must be a string of at most {MAX_TENANT} characters")
+    if kind == "messageReaction":
+        sender = activity.get("from")
+        if not isinstance(sender, dict) or not isinstance(sender.get("id"), str) or not sender["id"]:
+            raise MalformedActivity("'from.id' is missing: a reaction needs who reacted")
+        if not activity.get("replyToId"):
+            raise MalformedActivity("'replyToId' is missing: a reaction needs the message it is on")
+        if not isinstance(activity.get("reactionsAdded") or [], list):
+            raise MalformedActivity("'reactionsAdded' must be a list")
     if kind in ("message", "messageUpdate", "messageDelete"):
         sender = activity.get("from")
         if not isinstance(sender, dict) or not isinstance(sender.get("id"), str) or not sender["id"]:
@@ -268,6 +276,38 @@ def place_of(activity: dict[str, Any]) -> Place:
     conv = conversation_of(activity)
     thread = conv.root or (_str(activity.get("id")) if conv.kind == "channel" else None)
     return Place(Platform.TEAMS, conv.tenant, conv.channel, thread, is_direct=conv.is_personal)
+
+
+# Teams names reactions by type: the classic six, or for any other emoji its code point(s) and
+# name ("1f3ab_ticket"); the core speaks Slack's emoji names.
+TEAMS_REACTIONS = {"like": "+1", "heart": "heart", "laugh": "laughing", "surprised": "open_mouth", "sad": "cry",
+                   "angry": "angry", "🎫": "ticket"}
+CODEPOINT_NAME = re.compile(r"^(?:[0-9a-f]{4,6}[-_])+([a-z][a-z0-9_+-]*)$")
+
+
+def emoji_name(reaction_type: str) -> str:
+    kind = reaction_type.strip()
+    if kind in TEAMS_REACTIONS:
+        return TEAMS_REACTIONS[kind]
+    match = CODEPOINT_NAME.match(kind.lower())
+    return match.group(1) if match else kind.lower()
+
+
+def reactions_added(activity: dict[str, Any]) -> list[Reaction]:
+    """A `messageReaction` activity -> one Reaction per emoji added (removals change nothing)."""
+    if activity.get("type") != "messageReaction":
+        return []
+    target = _str(activity.get("replyToId")) or ""
+    conv = conversation_of(activity)
+    place = Place(Platform.TEAMS, conv.tenant, conv.channel, None, is_direct=conv.is_personal)
+    found = []
+    for n, item in enumerate(activity.get("reactionsAdded") or ()):
+        kind = _str(_obj(item).get("type"))
+        if kind:
+            event_id = f"{activity.get('id') or target}:reaction:{n}:{kind}"
+            found.append(Reaction(event_id=event_id, actor=actor_of(activity), place=place, message_id=target,
+                                  emoji=emoji_name(kind)))
+    return found
 
 
 def translate(activity: dict[str, Any], *, purpose: str | None = None,

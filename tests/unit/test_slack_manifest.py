@@ -27,6 +27,7 @@ EVENT_SCOPES = {
     "message.groups": {"groups:history"},
     "app_mention": {"app_mentions:read"},
     "member_joined_channel": {"channels:read", "groups:read"},
+    "reaction_added": {"reactions:read"},
 }
 
 
