@@ -101,6 +101,8 @@ class FakeSlackApi:
         self.socket_envelopes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.socket_acks: list[dict[str, Any]] = []
         self.socket_connected = asyncio.Event()
+        self.file_infos: dict[str, dict[str, Any]] = {}  # files.info answers by file id
+        self.users: dict[str, dict[str, Any]] = {}  # users.info answers by user id
 
     @property
     def root(self) -> str:
@@ -200,6 +202,10 @@ class FakeSlackApi:
             return {"ok": True, "message_ts": f"{1795420000 + next(self._ts)}.000200"}
         if method == "views.open":
             return {"ok": True, "view": {"id": f"V0FAKE{next(self._ts)}", **(body.get("view") or {})}}
+        if method == "files.info" and self.file_infos:
+            return self.file_infos.get(str(body.get("file")), {"ok": False, "error": "file_not_found"})
+        if method == "users.info" and self.users:
+            return self.users.get(str(body.get("user")), {"ok": False, "error": "user_not_found"})
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:1/"}
         return {"ok": True}
