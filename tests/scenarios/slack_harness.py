@@ -119,6 +119,7 @@ class FakeSlackApi:
     async def start(self) -> FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads files.info and users.info with GET
         app.router.add_get("/files-pri/{path:.*}", self._file)
         app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, access_log=None)

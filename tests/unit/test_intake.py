@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import yaml
 
 from bot import intake
 from bot.clock import FakeClock
@@ -20,18 +19,10 @@ from bot.types import Actor, IncomingMessage, Place, Platform, Reaction
 from storage import db
 from storage.config_apply import apply_config
 from storage.models import AuditEvent, IntakeMessage, Message, OutboxMessage, Ticket
-from tests.conftest import MONDAY_9_HELSINKI, ORG_YAML
+from tests.conftest import MONDAY_9_HELSINKI
+from tests.intake_org import org
 
 _ids = itertools.count(1)
-
-
-def org(**intake_keys: Any) -> dict[str, Any]:
-    """The test org on the intake defaults (the shared fixture turns grouping off), plus overrides."""
-    data: dict[str, Any] = yaml.safe_load(ORG_YAML.read_text())
-    data.pop("intake", None)
-    if intake_keys:
-        data["intake"] = intake_keys
-    return data
 
 
 @pytest.fixture
