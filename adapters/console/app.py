@@ -181,6 +181,7 @@ class ConsoleSession:
         if outcome.ticket_key:
             ticket = await Ticket.get(key=outcome.ticket_key)
             self.thread, self.thread_key = ticket.thread, ticket.key
+        await self.flush()
 
     async def _message(self, text: str) -> None:
         if self.identity.role != "customer" and self.thread is None:
