@@ -143,8 +143,8 @@ class Helpdesk:
             return Outcome()  # a channel chatdesk does not serve (triage chatter, DMs without a command)
         if msg.place.thread and msg.place.thread != msg.message_id:
             ticket = await Ticket.filter(platform=platform, channel=msg.place.channel, thread=msg.place.thread).first()
-            if ticket is None:
-                return Outcome()  # a reply in a thread that is not a ticket
+            if ticket is None:  # a reply in a thread that is not a ticket: maybe under "hello"
+                return await intake.reply_without_ticket(self, who, msg, now)
             return await self._thread_reply(ticket, who, msg, now)
         if who.is_agent:
             return Outcome()  # agents' top-level posts (announcements) are not tickets
@@ -172,7 +172,8 @@ class Helpdesk:
         await ensure_contact(who, now)
         platform = msg.place.platform.value
         ticket = await svc.create_ticket(who, who.customer, msg.text, now, platform=platform,
-                                         tenant=msg.place.tenant, channel=msg.place.channel, thread=msg.message_id)
+                                         tenant=msg.place.tenant, channel=msg.place.channel,
+                                         thread=msg.place.thread or msg.message_id)
         await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
                                 internal=False, now=now, files=msg.files)
         replies = await self._intake_replies(ticket, who.customer, msg.text, now)

@@ -125,6 +125,25 @@ async def record(msg: IncomingMessage, contact: Contact, ticket: Ticket | None, 
     )
 
 
+async def reply_without_ticket(desk: Desk, who: Who, msg: IncomingMessage, now: datetime) -> Outcome:
+    """A contact's reply in the thread of their own message that opened nothing ("hello", then the
+    problem in its thread): the reply is the request, and the ticket lives in that thread."""
+    if who.role != "contact" or who.customer is None or msg.place.thread is None:
+        return Outcome()
+    settings = IntakeSettings.of(who.customer)
+    if settings.mode != "auto" or (settings.ignore_pleasantries and is_pleasantry(msg.text, bool(msg.files))):
+        return Outcome()
+    row = await IntakeMessage.filter(**_same(msg, msg.place.thread), ticket_id__isnull=True,
+                                     deleted_at__isnull=True).select_related("contact").first()
+    if row is None or row.contact.user_id != who.actor.user_id:
+        return Outcome()
+    who.contact = row.contact
+    ticket, outcome = await desk.open_ticket(who, msg, now)  # the ticket's thread is the root's
+    row.ticket_id = ticket.id
+    await row.save(update_fields=["ticket_id"])
+    return dataclasses.replace(outcome, extra={**outcome.extra, "intake": "opened in thread"})
+
+
 def _same(msg: IncomingMessage | Reaction, message_id: str) -> dict[str, str]:
     return {"platform": msg.place.platform.value, "channel": msg.place.channel, "message_id": message_id}
 

@@ -32,14 +32,15 @@ WORDS = frozenset(_WORDS.split())
 PHRASES = tuple(re.compile(p) for p in (
     r"\bfor (?:the |your |all (?:the |your )?)?(?:quick |fast |great |prompt |kind )?"
     r"(?:help|reply|replies|response|answer|update|info|information|fix|support|assistance|work)\b",
-    r"\bfor (?:that|this|everything|all)\b",
+    r"\bfor (?:that|this|everything|all|today)\b",
+    r"\bnever ?mind\b",
     r"\bhave a (?:nice|good|great|lovely) (?:day|weekend|evening|week)\b",
     r"\bsee you(?: later| tomorrow)?\b",
     r"\bsounds good\b",
     r"\bmakes sense\b",
     r"\bno (?:problem|worries)\b",
     r"\b(?:nopeasta |hyvästä )?avusta\b",
-    r"\bhyvää (?:päivänjatkoa|viikonloppua|iltaa|huomenta|päivää)\b",
+    r"\bhyvää (?:päivänjatkoa|viikonloppua|iltaa|huomenta|päivää|yötä)\b",
     r"\bselvä juttu\b",
 ))
 
