@@ -321,6 +321,11 @@ async def name_contact(platform: Platform, user_id: str, name: str) -> int:
     return len(contacts)
 
 
+async def erase(contact_id: int) -> int:
+    """A contact's data is erased: what intake kept of their top-level messages goes too."""
+    return await IntakeMessage.filter(contact_id=contact_id).update(text="", files=[])
+
+
 # -- files from another organisation ------------------------------------------------------------
 
 

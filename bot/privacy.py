@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from bot import intake
 from bot import tickets as svc
 from bot.commands import PLATFORM_MENTION, Command
 from bot.handlers import Env, handler, say
@@ -76,6 +77,7 @@ async def erase(contact: Contact, env: Env) -> int:
         detail = json.loads(_scrub(json.dumps(event.detail, ensure_ascii=False), old_ids, name))
         event.detail = detail
         await event.save(update_fields=["detail"])
+    await intake.erase(contact.id)
     digest = hashlib.sha256(f"{contact.platform}:{contact.user_id}".encode()).hexdigest()[:16]
     contact.user_id, contact.display_name = f"erased:{digest}", name
     contact.erased_at, contact.notifications = env.now, False

@@ -9,7 +9,7 @@ import pytest
 
 from bot.clock import FakeClock
 from storage import db
-from storage.models import Message, Ticket
+from storage.models import IntakeMessage, Message, Ticket
 from tests.intake_org import apply_org
 from tests.scenarios.console_driver import ConsoleWorld
 
@@ -63,3 +63,15 @@ async def test_console_night_ticket_names_the_support_hours(world: ConsoleWorld,
     await customer.say("Mail is not arriving")
     [ack] = [s for s in world.take() if s.startswith("[#ACME › ACME-1]")]
     assert "Our support hours are Mon–Thu 08–16, Fri 08–12 and 13–16 Helsinki time; we will reply by Wed 12:00." in ack
+
+
+async def test_erasing_a_contact_erases_what_intake_kept(world: ConsoleWorld) -> None:
+    customer = await world.person("customer:ACME")
+    await customer.say("Hello from ACME contact")  # a request that is kept by intake as well
+    await customer.say(":top")
+    await customer.say("kiitos!")  # a pleasantry: kept by intake only
+    assert await IntakeMessage.filter(text="kiitos!").exists()
+    lead = await world.person("lead:maija")
+    await lead.say("/helpdesk privacy erase contact-acme")
+    assert "erased contact" in world.take()[-1]
+    assert set(await IntakeMessage.all().values_list("text", flat=True)) == {""}
