@@ -91,7 +91,7 @@ def check(activity: Any) -> dict[str, Any]:
     for key in ("from", "recipient", "channelData", "value"):
         if key in activity and activity[key] is not None and not isinstance(activity[key], dict):
             raise MalformedActivity(f"'{key}' must be an object")
-    for key in ("entities", "attachments", "membersAdded", "membersRemoved"):
+    for key in ("entities", "attachments", "membersAdded", "membersRemoved", "reactionsAdded", "reactionsRemoved"):
         if key in activity and activity[key] is not None and not isinstance(activity[key], list):
             raise MalformedActivity(f"'{key}' must be a list")
     for key in ("text", "channelId", "timestamp", "action"):
@@ -107,14 +107,6 @@ def check(activity: Any) -> dict[str, Any]:
     for tenant in (conversation.get("tenantId"), _obj(_obj(activity.get("channelData")).get("tenant")).get("id")):
         if tenant is not None and (not isinstance(tenant, str) or len(tenant) > MAX_TENANT):
             raise MalformedActivity(f"the tenant id must be a string of at most {MAX_TENANT} characters")
-    if kind == "messageReaction":
-        sender = activity.get("from")
-        if not isinstance(sender, dict) or not isinstance(sender.get("id"), str) or not sender["id"]:
-            raise MalformedActivity("'from.id' is missing: a reaction needs who reacted")
-        if not activity.get("replyToId"):
-            raise MalformedActivity("'replyToId' is missing: a reaction needs the message it is on")
-        if not isinstance(activity.get("reactionsAdded") or [], list):
-            raise MalformedActivity("'reactionsAdded' must be a list")
     if kind in ("message", "messageUpdate", "messageDelete"):
         sender = activity.get("from")
         if not isinstance(sender, dict) or not isinstance(sender.get("id"), str) or not sender["id"]:
@@ -297,7 +289,9 @@ def reactions_added(activity: dict[str, Any]) -> list[Reaction]:
     """A `messageReaction` activity -> one Reaction per emoji added (removals change nothing)."""
     if activity.get("type") != "messageReaction":
         return []
-    target = _str(activity.get("replyToId")) or ""
+    target = _str(activity.get("replyToId"))
+    if not target or not _str(_obj(activity.get("from")).get("id")):
+        return []  # nothing to act on: acknowledged and ignored
     conv = conversation_of(activity)
     place = Place(Platform.TEAMS, conv.tenant, conv.channel, None, is_direct=conv.is_personal)
     found = []

@@ -73,10 +73,14 @@ async def test_a_ticket_reaction_in_teams_opens_a_ticket(world: TeamsWorld) -> N
     assert len(world.connector.posts(THREAD)) == 1
 
 
-async def test_a_reaction_without_its_message_is_refused(world: TeamsWorld) -> None:
-    broken = world.activity("message_reaction")
-    broken.pop("replyToId")
+async def test_a_malformed_reaction_is_refused_and_changes_nothing(world: TeamsWorld) -> None:
+    await apply_org({"ACME": {"mode": "reaction"}})
+    assert await world.post(world.activity("channel_message_top_level")) == 200
+    broken = world.activity("message_reaction", reactionsAdded={"type": "1f3ab_ticket"})
     assert await world.post(broken) == 400
+    assert await Ticket.all().count() == 0
+    assert await world.post(world.activity("message_reaction")) == 200
+    assert await Ticket.all().count() == 1
 
 
 async def test_an_edit_retitles_and_a_deletion_withdraws_in_teams(world: TeamsWorld) -> None:

@@ -85,9 +85,11 @@ def test_teams_reaction_types_become_emoji_names(kind: str, name: str) -> None:
     assert teams.emoji_name(kind) == name
 
 
-def test_a_teams_reaction_without_its_message_is_malformed() -> None:
+def test_a_teams_reaction_without_its_message_acts_on_nothing() -> None:
     activity = copy.deepcopy(load("teams", "message_reaction"))
     del activity["replyToId"]
+    assert teams.reactions_added(teams.check(activity)) == []
+    activity["reactionsAdded"] = "ticket"
     with pytest.raises(teams.MalformedActivity):
         teams.check(activity)
 
