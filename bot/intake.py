@@ -72,11 +72,12 @@ async def top_level(desk: Desk, who: Who, msg: IncomingMessage, now: datetime) -
     """A contact's top-level message in their customer's channel: open, join, or open nothing."""
     assert who.customer is not None
     settings = IntakeSettings.of(who.customer)
+    known = who.contact is not None  # a contact's very first message has nothing to join
     contact = await ensure_contact(who, now)
     at = msg.sent_at or now
     pleasantry = settings.ignore_pleasantries and is_pleasantry(msg.text, bool(msg.files))
     ticket: Ticket | None = None
-    if settings.group_minutes:
+    if settings.group_minutes and known:
         window = timedelta(minutes=settings.group_minutes)
         ticket = await grouping_ticket(contact, msg, at, window)
         if ticket is None and pleasantry:
