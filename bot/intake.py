@@ -91,13 +91,13 @@ async def top_level(desk: Desk, who: Who, msg: IncomingMessage, now: datetime) -
         else:
             outcome = await desk.join_ticket(ticket, who, msg, now)
         await record(msg, contact, ticket, "joined", at)
-        return dataclasses.replace(outcome, extra={**outcome.extra, "intake": "joined"})
+        return dataclasses.replace(outcome, intake="joined")
     if pleasantry or settings.mode == "reaction":
         await record(msg, contact, None, "pleasantry" if pleasantry else "nothing", at)
-        return Outcome(extra={"intake": "pleasantry" if pleasantry else "waiting"})
+        return Outcome(intake="pleasantry" if pleasantry else "waiting")
     ticket, outcome = await desk.open_ticket(who, msg, now)
     await record(msg, contact, ticket, "opened", at)
-    return dataclasses.replace(outcome, extra={**outcome.extra, "intake": "opened"})
+    return dataclasses.replace(outcome, intake="opened")
 
 
 async def grouping_ticket(contact: Contact, msg: IncomingMessage, at: datetime, window: timedelta) -> Ticket | None:
@@ -142,7 +142,7 @@ async def reply_without_ticket(desk: Desk, who: Who, msg: IncomingMessage, now: 
     ticket, outcome = await desk.open_ticket(who, msg, now)  # the ticket's thread is the root's
     row.ticket_id = ticket.id
     await row.save(update_fields=["ticket_id"])
-    return dataclasses.replace(outcome, extra={**outcome.extra, "intake": "opened in thread"})
+    return dataclasses.replace(outcome, intake="opened in thread")
 
 
 def _same(msg: IncomingMessage | Reaction, message_id: str) -> dict[str, str]:
@@ -161,12 +161,12 @@ async def reaction(desk: Desk, added: Reaction, now: datetime) -> Outcome:
         return Outcome()
     row = await IntakeMessage.filter(**_same(added, added.message_id)).select_related("contact").first()
     if row is None:
-        return Outcome(extra={"intake": "unknown message"})
+        return Outcome(intake="unknown message")
     if row.ticket_id is not None or row.deleted_at is not None:
-        return Outcome(extra={"intake": "already a ticket" if row.ticket_id else "deleted"})
+        return Outcome(intake="already a ticket" if row.ticket_id else "deleted")
     contact: Contact = row.contact
     if contact.erased_at is not None:
-        return Outcome(extra={"intake": "erased"})
+        return Outcome(intake="erased")
     customer = await Customer.get(id=contact.customer_id)
     platform = Platform(row.platform)
     author = Who(Actor(platform, contact.tenant, contact.user_id, display_name=contact.display_name),
@@ -178,7 +178,7 @@ async def reaction(desk: Desk, added: Reaction, now: datetime) -> Outcome:
     row.ticket_id, row.outcome = ticket.id, "opened"
     await row.save(update_fields=["ticket_id", "outcome"])
     await svc.audit(ticket, who, "opened_by_reaction", now, emoji=added.emoji, message=row.message_id)
-    return dataclasses.replace(outcome, extra={**outcome.extra, "intake": "opened", "files": msg.files})
+    return dataclasses.replace(outcome, intake="opened", files=msg.files)
 
 
 # -- edits and deletions ------------------------------------------------------------------------
@@ -222,7 +222,7 @@ async def edited(desk: Desk, msg: IncomingMessage, now: datetime) -> Outcome:
         ticket, outcome = await desk.open_ticket(who, request, now)
         row.ticket_id, row.outcome = ticket.id, "opened"
         await row.save(update_fields=["ticket_id", "outcome"])
-        return dataclasses.replace(outcome, extra={**outcome.extra, "intake": "opened"})
+        return dataclasses.replace(outcome, intake="opened")
     return Outcome()
 
 
@@ -248,7 +248,7 @@ async def deleted(desk: Desk, msg: IncomingMessage, now: datetime) -> Outcome:
                    f"on it. Its SLA has stopped.", audience=Audience.TRIAGE, ticket_key=ticket.key, internal=True,
                    kind="notice", dedupe=f"withdrawn:{ticket.key}")
     queued = await desk.route([notice], who, ticket)
-    return Outcome(queued=queued, ticket_key=ticket.key, extra={"intake": "withdrawn"})
+    return Outcome(queued=queued, ticket_key=ticket.key, intake="withdrawn")
 
 
 # -- out of hours -------------------------------------------------------------------------------
