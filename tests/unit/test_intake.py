@@ -43,10 +43,17 @@ def ts(at: datetime) -> str:
     return f"{at.timestamp():.6f}"
 
 
+def team_of(user: str, channel: str) -> str:
+    """The workspace a user belongs to: agents are at home, contacts in their customer's workspace."""
+    if user in ("U0OLLI", "U0SANNA", "U0LEAD"):
+        return "T0HOME"
+    return {"C0ACME": "T0ACME", "C0GLOBEX": "T0GLOBEX"}[channel]
+
+
 def message(text: str, at: datetime, user: str = "U0CUST1", channel: str = "C0ACME", thread: str | None = None,
             **kw: Any) -> IncomingMessage:
     message_id = kw.pop("message_id", None) or f"{ts(at)[:-2]}{next(_ids) % 100:02d}"
-    return IncomingMessage(event_id=f"Ev{next(_ids)}", actor=Actor(Platform.SLACK, "T0ACME", user),
+    return IncomingMessage(event_id=f"Ev{next(_ids)}", actor=Actor(Platform.SLACK, team_of(user, channel), user),
                            place=Place(Platform.SLACK, "T0HOME", channel, thread), message_id=message_id, text=text,
                            sent_at=at, **kw)
 
@@ -173,7 +180,7 @@ async def test_ignore_pleasantries_false_makes_thanks_a_ticket(post: Post) -> No
 
 
 def reaction(message_id: str, emoji: str = "ticket", user: str = "U0OLLI", channel: str = "C0ACME") -> Reaction:
-    return Reaction(event_id=f"EvR{next(_ids)}", actor=Actor(Platform.SLACK, "T0HOME", user),
+    return Reaction(event_id=f"EvR{next(_ids)}", actor=Actor(Platform.SLACK, team_of(user, channel), user),
                     place=Place(Platform.SLACK, "T0HOME", channel), message_id=message_id, emoji=emoji)
 
 
