@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from bot import reminders
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
-from storage import db, inbox, outbox
+from storage import db, inbox, outbox, retention
 
 STOP_TIMEOUT = 10  # seconds each worker gets to finish its current item on shutdown
 
@@ -20,13 +21,15 @@ class Runtime:
     """A Helpdesk wired to its workers. Without workers (an embedded app, the test harnesses) messages
     are processed in the request, as one transaction; with them they go through the inbox."""
 
-    def __init__(self, clock: Clock | None = None, *, workers: bool = True) -> None:
+    def __init__(self, clock: Clock | None = None, *, workers: bool = True,
+                 keep: timedelta = retention.OUTBOX_RETENTION) -> None:
         self.outbox_wake = asyncio.Event()
         self.inbox_wake = asyncio.Event()
         self.inbox = inbox.Inbox(wake=self.inbox_wake.set) if workers else None
         self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=self.outbox_wake.set, inbox=self.inbox)
         self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
         self.workers = workers
+        self.keep = keep  # how long processed inbox rows and delivered posts are kept
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -39,6 +42,7 @@ class Runtime:
             asyncio.create_task(inbox.run_worker(self.desk.process_inbox_one, self._stop, self.inbox_wake,
                                                  self.inbox)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
+            asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),
         ]
 
     async def stop(self) -> None:
