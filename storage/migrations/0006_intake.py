@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_inbox')]
+    dependencies = [('models', '0007_installation_secret')]
 
     initial = False
 
