@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.config_problems import calendar_problems
 from bot.sla import Calendar
@@ -20,6 +30,8 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 METRICS = ("first_response", "next_response", "resolution")
 CUSTOMER_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+EMOJI_NAME = re.compile(r"^[a-z0-9][a-z0-9_+'-]{0,99}$")
+MAX_GROUP_MINUTES = 24 * 60
 
 
 class ConfigError(ValueError):
@@ -69,6 +81,41 @@ class ContractConfig(_Strict):
         return value
 
 
+class IntakeOverride(_Strict):
+    """`customers[].intake`: any of the intake keys; what is left out comes from the top-level `intake:`."""
+
+    ignore_pleasantries: StrictBool | None = None
+    group_minutes: StrictInt | None = Field(default=None, ge=0, le=MAX_GROUP_MINUTES)
+    ticket_emoji: StrictStr | None = None
+    mode: Literal["auto", "reaction"] | None = None
+
+    @field_validator("ticket_emoji")
+    @classmethod
+    def _emoji(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip().strip(":").lower()
+        if not EMOJI_NAME.match(name):
+            raise ValueError(f"{value!r} is not an emoji name; write the name Slack uses, e.g. ticket (for 🎫)")
+        return name
+
+
+class IntakeConfig(IntakeOverride):
+    """`intake:` (DESIGN.md section 8): which top-level messages open tickets."""
+
+    ignore_pleasantries: StrictBool = True
+    group_minutes: StrictInt = Field(default=5, ge=0, le=MAX_GROUP_MINUTES)
+    ticket_emoji: StrictStr = "ticket"
+    mode: Literal["auto", "reaction"] = "auto"
+
+    def merged(self, override: IntakeOverride | None) -> dict[str, Any]:
+        """These settings with a customer's own keys over them, as stored on the customer."""
+        values = self.model_dump()
+        if override is not None:
+            values.update(override.model_dump(exclude_none=True))
+        return values
+
+
 class ChannelConfig(_Strict):
     platform: Literal["slack", "teams"]
     team: str | None = None  # Slack workspace id
@@ -110,6 +157,7 @@ class CustomerConfig(_Strict):
     contract: str
     account_manager: str | None = None
     channels: list[ChannelConfig] = Field(default_factory=list)
+    intake: IntakeOverride | None = None
 
     @field_validator("key")
     @classmethod
@@ -158,6 +206,7 @@ class OrgConfig(_Strict):
     support_teams: dict[str, TeamConfig] = Field(default_factory=dict)
     triage: list[ChannelConfig] = Field(default_factory=list)
     board: BoardConfig = Field(default_factory=BoardConfig)
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
 
     def calendar(self, name: str) -> Calendar:
         return Calendar.from_config(self.calendars[name], f"calendars.{name}")

@@ -21,7 +21,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import audience, process, views
+from bot import audience, intake, process, views
 from bot import tickets as svc
 from bot.access import how_to_get_access
 from bot.clock import Clock, SystemClock
@@ -31,7 +31,17 @@ from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.statuses import Role
 from bot.triage_threads import ThreadKey, triage_thread, triage_threads
-from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply, delivery_key
+from bot.types import (
+    Audience,
+    Destination,
+    IncomingMessage,
+    Invocation,
+    Outcome,
+    Platform,
+    Reaction,
+    Reply,
+    delivery_key,
+)
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
@@ -133,17 +143,10 @@ class Helpdesk:
     async def _message(self, msg: IncomingMessage, now: datetime) -> Outcome:
         platform = msg.place.platform.value
         same_message = Message.filter(platform=platform, channel=msg.place.channel, platform_message_id=msg.message_id)
-        if msg.edited or msg.deleted:
-            stored = await same_message.first()
-            if stored is None:
-                return Outcome()
-            if msg.deleted:
-                stored.deleted_at = now
-            else:
-                stored.text = msg.text[: svc.MESSAGE_LIMIT]
-                stored.edited_at = now
-            await stored.save()
-            return Outcome()
+        if msg.deleted:
+            return await intake.deleted(self, msg, now)
+        if msg.edited:
+            return await intake.edited(self, msg, now)
         if await same_message.exists():
             return Outcome(duplicate=True)
         who = await resolve(msg.actor, msg.place)
@@ -151,35 +154,56 @@ class Helpdesk:
             return Outcome()  # a channel chatdesk does not serve (triage chatter, DMs without a command)
         if msg.place.thread and msg.place.thread != msg.message_id:
             ticket = await Ticket.filter(platform=platform, channel=msg.place.channel, thread=msg.place.thread).first()
-            if ticket is None:
-                return Outcome()  # a reply in a thread that is not a ticket
+            if ticket is None:  # a reply in a thread that is not a ticket: maybe under "hello"
+                return await intake.reply_without_ticket(self, who, msg, now)
             return await self._thread_reply(ticket, who, msg, now)
         if who.is_agent:
             return Outcome()  # agents' top-level posts (announcements) are not tickets
-        return await self._new_ticket(who, msg, now)
+        return await intake.top_level(self, who, msg, now)
 
-    async def _new_ticket(self, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
+    async def handle_reaction(self, added: Reaction) -> Outcome:
+        """An emoji reaction in a channel: a ticket_emoji on a message that is no ticket yet opens one."""
+        try:
+            async with in_transaction():
+                if not await self._first_delivery(added.place.platform, added.place.channel, added.event_id):
+                    return Outcome(duplicate=True)
+                outcome = await intake.reaction(self, added, self.clock.now())
+        except IntegrityError:
+            return Outcome(duplicate=True)
+        if outcome.queued and self.on_queued:
+            self.on_queued()
+        return outcome
+
+    async def join_ticket(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: datetime) -> Outcome:
+        """A top-level message grouped into a ticket counts as a reply in its thread (no second ack)."""
+        return await self._thread_reply(ticket, who, msg, now)
+
+    async def open_ticket(self, who: Who, msg: IncomingMessage, now: datetime) -> tuple[Ticket, Outcome]:
         assert who.customer is not None
         await ensure_contact(who, now)
         platform = msg.place.platform.value
         ticket = await svc.create_ticket(who, who.customer, msg.text, now, platform=platform,
-                                         tenant=msg.place.tenant, channel=msg.place.channel, thread=msg.message_id)
+                                         tenant=msg.place.tenant, channel=msg.place.channel,
+                                         thread=msg.place.thread or msg.message_id)
         await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
                                 internal=False, now=now, files=msg.files)
-        replies = await self._intake_replies(ticket, who.customer, msg.text)
+        replies = await self._intake_replies(ticket, who.customer, msg.text, now)
         queued = await self.route(replies, who, ticket)
-        return Outcome(queued=queued, ticket_key=ticket.key)
+        return ticket, Outcome(queued=queued, ticket_key=ticket.key)
 
-    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str) -> list[Reply]:
+    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str, now: datetime) -> list[Reply]:
         suggestions = list(await self.suggest(text, views.MAX_SUGGESTIONS))[: views.MAX_SUGGESTIONS]
         lines = [f"Thanks, this is *{ticket.key}*. A consultant will reply in this thread."]
+        hours = await intake.out_of_hours_note(ticket, now)
+        if hours:
+            lines.append(hours)
         lines += views.suggestion_lines(suggestions)
         ack = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="ack",
                     buttons=views.solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
         routing = await process.route_new_ticket(ticket, customer)
         return [ack, triage_announcement(ticket, customer.name, text, suggestions), *routing]
 
-    async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
+    async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: datetime) -> Outcome:
         platform = msg.place.platform.value
         if who.role == Role.CONTACT:
             await ensure_contact(who, now)

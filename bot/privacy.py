@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot import intake
 from bot import tickets as svc
 from bot.erasure import erase_contact, pseudonym
 from bot.identity import Who
@@ -38,5 +39,6 @@ async def export_data(contact: Contact) -> dict[str, Any]:
 
 async def erase(contact: Contact, who: Who, now: datetime, blank_text: bool = False) -> int:
     changed = await erase_contact(contact, now, blank_text=blank_text)
+    await intake.erase(contact.id)  # what intake kept of their top-level messages goes too
     await svc.audit(None, who, "privacy_erase", now, contact=contact.id, messages=changed, text=blank_text)
     return changed

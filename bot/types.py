@@ -77,6 +77,7 @@ class FileRef:
     width: int | None = None
     height: int | None = None
     inline: bool = False  # an image embedded in the message body rather than attached
+    needs_info: bool = False  # a stub (Slack Connect: another organisation's file): ask the platform for the rest
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,17 @@ class IncomingMessage:
     edited: bool = False  # an edit of message_id: update the stored text
     deleted: bool = False
     from_bot: bool = False
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """An emoji reaction added to a message in a channel the bot can read."""
+
+    event_id: str
+    actor: Actor  # who reacted
+    place: Place  # the channel of the message reacted to
+    message_id: str  # the message reacted to (Slack ts, Teams activity id)
+    emoji: str  # the emoji's name as Slack spells it: "ticket" for 🎫
 
 
 @dataclass(frozen=True)
@@ -180,3 +192,5 @@ class Outcome:
     queued: int = 0
     duplicate: bool = False
     ticket_key: str | None = None
+    intake: str | None = None  # what intake made of a top-level message or reaction: opened, joined, pleasantry ...
+    files: tuple[FileRef, ...] = ()  # the files of a message a reaction made a ticket of, for the adapter to fetch

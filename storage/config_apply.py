@@ -100,7 +100,8 @@ async def _apply(cfg: OrgConfig, report: ApplyReport, *, prune: bool) -> None:
 
     wanted: dict[tuple[str, str], dict[str, Any]] = {}
     for c in cfg.customers:
-        values = {"name": c.name, "contract_id": contracts[c.contract].id, "account_manager": c.account_manager}
+        values = {"name": c.name, "contract_id": contracts[c.contract].id, "account_manager": c.account_manager,
+                  "intake": cfg.intake.merged(c.intake)}
         customer = await _upsert(Customer, {"key": c.key}, values, f"customer {c.key}", report)
         for ch in c.channels:
             wanted[(ch.platform, ch.channel_id)] = {

@@ -50,6 +50,9 @@ class Customer(Model):
     contract_id: int
     account_manager = fields.CharField(max_length=100, null=True)
     next_number = fields.IntField(default=1)  # next ticket number, bumped under a row lock
+    # The intake settings in force for this customer (the config's `intake:` with the customer's
+    # own `intake:` over it), written by config apply; None means the defaults.
+    intake: Any = fields.JSONField(null=True)
 
     class Meta:
         table = "customer"
@@ -198,6 +201,38 @@ class Message(Model):
     class Meta:
         table = "message"
         unique_together = (("platform", "channel", "platform_message_id"),)
+
+
+class IntakeMessage(Model):
+    """A contact's top-level message in a customer channel and what intake made of it (bot/intake.py).
+
+    Every such message is recorded, so a message that opened nothing (a pleasantry, or any message
+    in a channel where only a reaction opens tickets) can still become a ticket later, and a
+    contact's next message can find the ticket their previous one belongs to."""
+
+    id = fields.BigIntField(primary_key=True)
+    platform = fields.CharField(max_length=16)
+    tenant = fields.CharField(max_length=100)  # the workspace/tenant the app is installed in
+    channel = fields.CharField(max_length=255)
+    message_id = fields.CharField(max_length=255)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="intake_messages", on_delete=fields.CASCADE
+    )
+    contact_id: int
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="intake_messages", null=True, on_delete=fields.SET_NULL
+    )
+    ticket_id: int | None
+    outcome = fields.CharField(max_length=16)  # opened | joined | pleasantry | nothing
+    text = fields.TextField()
+    files: Any = fields.JSONField(default=list)  # bot.types.FileRef fields, for a ticket opened later
+    sent_at = fields.DatetimeField()  # the platform's own time of the message (Slack ts, Teams timestamp)
+    deleted_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "intake_message"
+        unique_together = (("platform", "channel", "message_id"),)
+        indexes = (("contact_id", "channel", "sent_at"),)
 
 
 class Attachment(Model):

@@ -19,7 +19,7 @@ from bot.core import Helpdesk
 from bot.handlers import history
 from bot.identity import CONSOLE_TRIAGE
 from bot.statuses import CONSOLE_ROLES
-from bot.types import Actor, Destination, IncomingMessage, Invocation, Place, Platform, Reply
+from bot.types import Actor, Destination, IncomingMessage, Invocation, Place, Platform, Reaction, Reply
 from storage import outbox
 from storage.models import Customer, Person, Ticket
 
@@ -29,6 +29,7 @@ HELP = """Console commands:
   <text>             post a message (as a customer: a new thread = a new ticket; in a thread: a reply)
   /helpdesk <cmd>    run a helpdesk command (/helpdesk help lists them)
   :thread KEY        move into a ticket's thread      :top     back to the channel
+  :react [EMOJI]     react to your last top-level message (default ticket: 🎫 opens a ticket from it)
   :as ROLE:NAME      become customer:ACME, consultant:olli or lead:maija
   :help              this text                         :quit    leave"""
 
@@ -89,6 +90,7 @@ class ConsoleSession:
         self.channel = CONSOLE_TRIAGE
         self.thread: str | None = None
         self.thread_key: str | None = None
+        self.last_top_level: tuple[str, str] | None = None  # (channel, message id) of the last top-level post
 
     async def start(self) -> None:
         await self.become(self.identity)
@@ -174,6 +176,8 @@ class ConsoleSession:
             self.thread = self.thread_key = None
         elif word == ":as":
             await self.become(Identity.parse(rest))
+        elif word == ":react":
+            await self._react(rest.strip().strip(":") or "ticket")
         elif word == ":thread":
             ticket = await Ticket.filter(key=rest.strip().upper()).first()
             if ticket is None:
@@ -206,6 +210,19 @@ class ConsoleSession:
         for reply in outcome.replies:
             self.write(render(reply, "only you"))
 
+    async def _react(self, emoji: str) -> None:
+        if self.last_top_level is None or self.last_top_level[0] != self.channel:
+            self.write("nothing to react to: post a top-level message in this channel first")
+            return
+        channel, message_id = self.last_top_level
+        added = Reaction(event_id=f"console-{uuid.uuid4().hex}", actor=self.actor,
+                         place=Place(Platform.CONSOLE, "console", channel), message_id=message_id, emoji=emoji)
+        outcome = await self.desk.handle_reaction(added)
+        if outcome.ticket_key:
+            ticket = await Ticket.get(key=outcome.ticket_key)
+            self.thread, self.thread_key = ticket.thread, ticket.key
+        await self.flush()
+
     async def _message(self, text: str) -> None:
         if self.identity.role != "customer" and self.thread is None:
             self.write("post in a ticket's thread: `:thread ACME-1` first (agents' top-level posts are not tickets)")
@@ -213,6 +230,8 @@ class ConsoleSession:
         message_id = f"c{uuid.uuid4().hex[:16]}"
         msg = IncomingMessage(event_id=f"console-{message_id}", actor=self.actor, place=self.place,
                               message_id=message_id, text=text, sent_at=self.desk.clock.now())
+        if self.thread is None:
+            self.last_top_level = (self.channel, message_id)
         outcome = await self.desk.handle_message(msg)
         if outcome.ticket_key and self.thread is None:
             ticket = await Ticket.get(key=outcome.ticket_key)

@@ -38,8 +38,9 @@ from adapters.slack.config import SlackConfig
 from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import PayloadError
 from adapters.slack.sender import SlackSender
+from bot import intake
 from bot.core import Helpdesk
-from bot.types import Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
+from bot.types import Destination, FileRef, IncomingMessage, Invocation, Outcome, Platform, Reply
 
 log = logging.getLogger("chatdesk.slack")
 
@@ -49,8 +50,10 @@ SHORTCUT_CREATE_TICKET = "create_ticket"
 SHORTCUT_ADD_TO_TICKET = "add_to_ticket"
 SHORTCUTS = (SHORTCUT_CREATE_TICKET, SHORTCUT_ADD_TO_TICKET)
 # Events API subscriptions (manifest `bot_events`) and the event types the listeners take.
-BOT_EVENTS = ("message.channels", "message.groups", "member_joined_channel", "app_mention")
-EVENT_TYPES = ("message", "member_joined_channel", "app_mention")
+BOT_EVENTS = ("message.channels", "message.groups", "member_joined_channel", "app_mention", "reaction_added")
+EVENT_TYPES = ("message", "member_joined_channel", "app_mention", "reaction_added")
+NAME_CACHE_SECONDS = 3600.0  # how long a users.info name is trusted
+NAME_CACHE_SIZE = 10_000
 API_TIMEOUT = 10  # seconds for one Web API call
 
 
@@ -122,6 +125,7 @@ class SlackAdapter:
         )
         self.sender = SlackSender(self.client)
         self.files = FileFetcher(config.bot_token, config.api_url)
+        self.names: dict[str, tuple[str | None, float]] = {}  # users.info answers: user id -> (name, expiry)
         desk.after_message.append(self.after_message)
         self._register()
 
@@ -207,10 +211,12 @@ class SlackAdapter:
     def _register(self) -> None:
         app = self.bolt
         guard = _guarded
+        listeners: dict[str, Callable[..., Awaitable[None]]] = {"message": self.on_message,
+                                                                "reaction_added": self.on_reaction}
         for event_type in EVENT_TYPES:
             # app_mention and member_joined_channel are acknowledged only: the message event
             # carries a mention's text, and a join changes nothing until the person writes.
-            app.event(event_type)(guard(self.on_message if event_type == "message" else self.on_ignored_event))
+            app.event(event_type)(guard(listeners.get(event_type, self.on_ignored_event)))
         app.event(re.compile(".*"))(guard(self.on_ignored_event))  # anything subscribed later: acknowledged
         app.command(SLASH_COMMAND)(guard(self.on_command))
         app.action(re.compile(f"^{render.RUN_PREFIX}\\d+$"))(guard(self.on_button))
@@ -230,12 +236,84 @@ class SlackAdapter:
             return
         await self.desk.accept_message(msg)
 
-    def after_message(self, msg: IncomingMessage, outcome: Outcome) -> None:
-        """A message is stored: fetch the files it brought (their rows are committed by now)."""
-        if msg.place.platform != Platform.SLACK:
+    async def on_reaction(self, body: dict[str, Any]) -> None:
+        try:
+            added = inbound.reaction_event(body)
+        except PayloadError as exc:
+            log.warning("ignored a malformed reaction event: %s", exc)
             return
-        if outcome.ticket_key and not outcome.duplicate and msg.files and not (msg.edited or msg.deleted):
-            self.files.fetch_later(msg.files)
+        if added is None:
+            return
+        outcome = await self.desk.handle_reaction(added)
+        if outcome.ticket_key and outcome.files:
+            self._fetch(outcome.files)
+
+    def after_message(self, msg: IncomingMessage, outcome: Outcome) -> None:
+        """A message is stored: fetch the files it brought (their rows are committed by now), and
+        learn the author's name when the event did not carry it."""
+        if msg.place.platform != Platform.SLACK or outcome.duplicate or msg.edited or msg.deleted:
+            return
+        if outcome.ticket_key and msg.files:
+            self._fetch(msg.files)
+        if msg.actor.display_name is None and msg.actor.user_id != "unknown":
+            self._later(self._learn_name(msg.actor.user_id))
+
+    def _later(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self.files.tasks.add(task)  # waited for and cancelled with the downloads
+        task.add_done_callback(self.files.tasks.discard)
+
+    def _fetch(self, files: tuple[FileRef, ...]) -> None:
+        """Download files worth keeping; stubs from another organisation are described first."""
+        self.files.fetch_later(f for f in files if not f.needs_info)
+        for stub in (f for f in files if f.needs_info and f.platform_file_id):
+            self._later(self._complete(stub.platform_file_id or ""))
+
+    async def _complete(self, file_id: str) -> None:
+        """files.info for a Slack Connect stub, then the logo filter, then the usual download."""
+        try:
+            answer = await self.client.files_info(file=file_id)
+        except SlackApiError as exc:
+            log.warning("files.info %s: %s", file_id, exc.response.get("error"))
+            return
+        except Exception as exc:
+            log.warning("files.info %s: %s: %s", file_id, type(exc).__name__, exc)
+            return
+        info = answer.get("file")
+        full = inbound.file_ref(info) if isinstance(info, dict) else None
+        if full is None or full.needs_info:
+            log.warning("files.info %s did not describe the file", file_id)
+            return
+        if await intake.complete_file(file_id, full):
+            self.files.fetch_later([full])
+
+    async def _learn_name(self, user_id: str) -> None:
+        """The contact's name from users.info (cached), where the event carried none."""
+        name = await self.user_name(user_id)
+        if name:
+            await intake.name_contact(Platform.SLACK, user_id, name)
+
+    async def user_name(self, user_id: str) -> str | None:
+        now = time.monotonic()
+        cached = self.names.get(user_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            answer = await self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            log.info("users.info %s: %s", user_id, exc.response.get("error"))
+            return None
+        except Exception as exc:
+            log.info("users.info %s: %s: %s", user_id, type(exc).__name__, exc)
+            return None
+        user = _dict(answer.get("user"))
+        profile = _dict(user.get("profile"))
+        name = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+                or user.get("name") or None)
+        if len(self.names) >= NAME_CACHE_SIZE:
+            self.names.pop(next(iter(self.names)))
+        self.names[user_id] = (name if isinstance(name, str) else None, now + NAME_CACHE_SECONDS)
+        return self.names[user_id][0]
 
     async def on_ignored_event(self, body: dict[str, Any]) -> None:
         return None

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.quoting import plain  # Slack escapes & < > in message text; the core keeps characters
-from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform
+from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform, Reaction
 
 SLACK = Platform.SLACK
 
@@ -84,6 +84,7 @@ def file_ref(f: Mapping[str, Any]) -> FileRef | None:
         platform_file_id=file_id or None,
         width=number("original_w"),
         height=number("original_h"),
+        needs_info=f.get("file_access") == "check_file_info" and bool(file_id),
     )
 
 
@@ -132,6 +133,15 @@ def message_event(body: Mapping[str, Any], our_bot: str | None = None) -> Incomi
         if not ts:
             raise PayloadError("message_changed without message.ts")
         thread = _str(inner.get("thread_ts")) or None
+        if inner.get("subtype") == "tombstone":
+            # A deleted thread parent that has replies stays as a tombstone ("This message was
+            # deleted."): a deletion, whose author is the previous message's.
+            previous = _dict(event.get("previous_message"))
+            return IncomingMessage(
+                event_id=event_id, actor=_actor(previous or inner, home),
+                place=Place(SLACK, home, channel, thread, is_direct), message_id=ts, text="", sent_at=sent_at(ts),
+                deleted=True, from_bot=_is_bot(previous, our_bot) if previous else False,
+            )
         return IncomingMessage(
             event_id=event_id, actor=_actor(inner, home), place=Place(SLACK, home, channel, thread, is_direct),
             message_id=ts, text=plain(_str(inner.get("text"))), files=_files(inner), sent_at=sent_at(ts),
@@ -157,6 +167,29 @@ def message_event(body: Mapping[str, Any], our_bot: str | None = None) -> Incomi
         event_id=event_id, actor=_actor(event, home), place=Place(SLACK, home, channel, thread, is_direct),
         message_id=ts, text=plain(_str(event.get("text"))), files=_files(event), sent_at=sent_at(ts),
         from_bot=_is_bot(event, our_bot),
+    )
+
+
+def reaction_event(body: Mapping[str, Any]) -> Reaction | None:
+    """A `reaction_added` envelope -> Reaction; None for reactions to anything but a channel message."""
+    event = _dict(body.get("event"))
+    if event.get("type") != "reaction_added":
+        return None
+    item = _dict(event.get("item"))
+    if item.get("type") != "message":
+        return None
+    event_id = _str(body.get("event_id"))
+    channel, ts, user = _str(item.get("channel")), _str(item.get("ts")), _str(event.get("user"))
+    reaction = _str(event.get("reaction"))
+    if not event_id or not channel or not ts or not user or not reaction:
+        raise PayloadError("reaction_added needs event_id, user, reaction, item.channel and item.ts")
+    home = home_team(body)
+    tenant = _str(event.get("user_team")) or home
+    return Reaction(
+        event_id=event_id, actor=Actor(SLACK, tenant, user), place=Place(SLACK, home, channel, None,
+                                                                           item.get("channel_type") == "im"),
+        # Skin tones ride along as "::skin-tone-2"; the emoji is what counts.
+        message_id=ts, emoji=reaction.split("::", 1)[0],
     )
 
 

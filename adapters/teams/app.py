@@ -180,6 +180,9 @@ class TeamsBot:
             reply = await welcome(inbound.actor_of(activity), place)
             here = Destination(Platform.TEAMS, conv.tenant, conv.channel)
             await context.send_activity(Activity().deserialize(render.message(reply, here)))
+        if activity["type"] == "messageReaction":
+            for added in inbound.reactions_added(activity):
+                await self.desk.handle_reaction(added)
             return
         if activity["type"] not in MESSAGE_TYPES:
             return

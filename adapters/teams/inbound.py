@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from bot.commands import BY_NAME
-from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform
+from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform, Reaction
 
 THREAD_MARK = ";messageid="
 CARD_TYPES = ("application/vnd.microsoft.card.", "application/vnd.microsoft.teams.card.")
@@ -91,7 +91,7 @@ def check(activity: Any) -> dict[str, Any]:
     for key in ("from", "recipient", "channelData", "value"):
         if key in activity and activity[key] is not None and not isinstance(activity[key], dict):
             raise MalformedActivity(f"'{key}' must be an object")
-    for key in ("entities", "attachments", "membersAdded", "membersRemoved"):
+    for key in ("entities", "attachments", "membersAdded", "membersRemoved", "reactionsAdded", "reactionsRemoved"):
         if key in activity and activity[key] is not None and not isinstance(activity[key], list):
             raise MalformedActivity(f"'{key}' must be a list")
     for key in ("text", "channelId", "timestamp", "action"):
@@ -271,6 +271,40 @@ def place_of(activity: dict[str, Any]) -> Place:
     conv = conversation_of(activity)
     thread = conv.root or (_str(activity.get("id")) if conv.kind == "channel" else None)
     return Place(Platform.TEAMS, conv.tenant, conv.channel, thread, is_direct=conv.is_personal)
+
+
+# Teams names reactions by type: the classic six, or for any other emoji its code point(s) and
+# name ("1f3ab_ticket"); the core speaks Slack's emoji names.
+TEAMS_REACTIONS = {"like": "+1", "heart": "heart", "laugh": "laughing", "surprised": "open_mouth", "sad": "cry",
+                   "angry": "angry", "🎫": "ticket"}
+CODEPOINT_NAME = re.compile(r"^(?:[0-9a-f]{4,6}[-_])+([a-z][a-z0-9_+-]*)$")
+
+
+def emoji_name(reaction_type: str) -> str:
+    kind = reaction_type.strip()
+    if kind in TEAMS_REACTIONS:
+        return TEAMS_REACTIONS[kind]
+    match = CODEPOINT_NAME.match(kind.lower())
+    return match.group(1) if match else kind.lower()
+
+
+def reactions_added(activity: dict[str, Any]) -> list[Reaction]:
+    """A `messageReaction` activity -> one Reaction per emoji added (removals change nothing)."""
+    if activity.get("type") != "messageReaction":
+        return []
+    target = _str(activity.get("replyToId"))
+    if not target or not _str(_obj(activity.get("from")).get("id")):
+        return []  # nothing to act on: acknowledged and ignored
+    conv = conversation_of(activity)
+    place = Place(Platform.TEAMS, conv.tenant, conv.channel, None, is_direct=conv.is_personal)
+    found = []
+    for n, item in enumerate(activity.get("reactionsAdded") or ()):
+        kind = _str(_obj(item).get("type"))
+        if kind:
+            event_id = f"{activity.get('id') or target}:reaction:{n}:{kind}"
+            found.append(Reaction(event_id=event_id, actor=actor_of(activity), place=place, message_id=target,
+                                  emoji=emoji_name(kind)))
+    return found
 
 
 def translate(activity: dict[str, Any], *, purpose: str | None = None,

@@ -102,6 +102,8 @@ class FakeSlackApi:
         self.socket_acks: list[dict[str, Any]] = []
         self.socket_connected = asyncio.Event()
         self.gates: dict[str, asyncio.Event] = {}  # a method held until its gate is set
+        self.file_infos: dict[str, dict[str, Any]] = {}  # files.info answers by file id
+        self.users: dict[str, dict[str, Any]] = {}  # users.info answers by user id
 
     @property
     def root(self) -> str:
@@ -118,6 +120,7 @@ class FakeSlackApi:
     async def start(self) -> FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads files.info and users.info with GET
         app.router.add_get("/files-pri/{path:.*}", self._file)
         app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
@@ -209,6 +212,10 @@ class FakeSlackApi:
             return {"ok": True, "message_ts": f"{1795420000 + next(self._ts)}.000200"}
         if method == "views.open":
             return {"ok": True, "view": {"id": f"V0FAKE{next(self._ts)}", **(body.get("view") or {})}}
+        if method == "files.info" and self.file_infos:
+            return self.file_infos.get(str(body.get("file")), {"ok": False, "error": "file_not_found"})
+        if method == "users.info" and self.users:
+            return self.users.get(str(body.get("user")), {"ok": False, "error": "user_not_found"})
         if method == "apps.connections.open":
             return {"ok": True, "url": self.socket_url or "ws://127.0.0.1:1/"}
         return {"ok": True}

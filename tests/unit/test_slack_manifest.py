@@ -27,6 +27,7 @@ EVENT_SCOPES = {
     "message.groups": {"groups:history"},
     "app_mention": {"app_mentions:read"},
     "member_joined_channel": {"channels:read", "groups:read"},
+    "reaction_added": {"reactions:read"},
 }
 
 
@@ -89,7 +90,8 @@ async def test_the_app_listens_to_what_the_manifest_declares(manifest: dict[str,
         base = event.split(".")[0]
         body = {"type": "event_callback", "event_id": "Ev1", "team_id": "T1",
                 "event": {"type": base, "channel": "C1", "user": "U1", "ts": "1.1"}}
-        assert (await _listeners_for(adapter, body))[0] == ("on_message" if base == "message" else "on_ignored_event")
+        expected = {"message": "on_message", "reaction_added": "on_reaction"}.get(base, "on_ignored_event")
+        assert (await _listeners_for(adapter, body))[0] == expected
     for command in manifest["features"]["slash_commands"]:
         body = {"command": command["command"], "text": "help", "team_id": "T1", "user_id": "U1",
                 "channel_id": "C1", "trigger_id": "1.2.3"}
