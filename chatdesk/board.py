@@ -58,6 +58,7 @@ BOARD: web.AppKey[LiveBoard] = web.AppKey("board_state")
 TITLE_SHOWN = 300  # a longer title is cut: a 50k-character title must not push its column off screen
 DEFAULT_LIMIT = 50  # cards per column; ?limit= up to MAX_LIMIT, the rest counted
 MAX_LIMIT = 1000
+HOURS_EVERY = 60.0  # seconds between readings of the customers' hour banks
 
 
 class LiveBoard:
@@ -70,6 +71,20 @@ class LiveBoard:
         # The cards of the last poll, reused while their ticket row, urgency and minute left are the same:
         # a poll then renders only what changed.
         self.cards: dict[int, tuple[dict[str, Any], tuple[Any, ...], dict[str, Any], str]] = {}
+        self.hours: tuple[float, list[dict[str, Any]]] | None = None  # (when read, each customer's month)
+
+    async def hours_left(self, now: datetime) -> list[dict[str, Any]]:
+        """Each customer's hours left this month, read at most once a minute (they change only when time is logged)."""
+        if self.hours is None or time.monotonic() - self.hours[0] > HOURS_EVERY:
+            from bot.timelog import hours_left_this_month
+
+            rows = [{"customer": key, "month": b.month, "included_minutes": b.included_minutes + b.carried_minutes,
+                     "billable_minutes": b.billable_minutes,
+                     "remaining_minutes": b.included_minutes + b.carried_minutes - b.billable_minutes,
+                     "warn_at": b.warn_at}
+                    for key, b in (await hours_left_this_month(now)).items() if b.included_minutes is not None]
+            self.hours = (time.monotonic(), rows)
+        return self.hours[1]
 
     def card(self, p: Placed, customers: dict[int, dict[str, Any]], zone: str,
              fresh: dict[int, tuple[dict[str, Any], tuple[Any, ...], dict[str, Any], str]]) -> dict[str, Any]:
@@ -191,8 +206,9 @@ async def board_data(request: web.Request, now: datetime) -> dict[str, Any]:
                     "count": column["count"],
                     "tickets": [board.card(p, org.customers, zone, fresh) for p in column["tickets"]]})
     board.cards = fresh
+    hours = [h for h in await board.hours_left(now) if customer is None or h["customer"] == customer]
     return {"generated_at": now.isoformat(), "timezone": zone, "customer": customer,
-            "customers": sorted(c["key"] for c in org.customers.values()), "columns": out}
+            "customers": sorted(c["key"] for c in org.customers.values()), "columns": out, "hours": hours}
 
 
 def _title(text: str) -> str:
@@ -212,6 +228,24 @@ def card_html(c: dict[str, Any]) -> str:
         f'<div class=title>{escape(c["customer"])}: {escape(_title(c["title"]))}</div>'
         f'<div class=left>{escape(c["left"])}</div>{due}</li>'
     )
+
+
+def render_hours(data: dict[str, Any]) -> str:
+    """A column of each customer's prepaid hours left this month: red when over, amber near the end."""
+    if not data.get("hours"):
+        return ""
+    items = []
+    for h in data["hours"]:
+        included, left = h["included_minutes"], h["remaining_minutes"]
+        if left < 0:
+            urgency, text = "breached", f"over by {_hours(-left)} of {_hours(included)}"
+        else:
+            urgency = "warning" if included and h["billable_minutes"] >= h["warn_at"] * included else "ok"
+            text = f"{_hours(left)} of {_hours(included)} left"
+        items.append(f'<li class="chip {urgency}" data-customer="{escape(h["customer"])}">'
+                     f'<b>{escape(h["customer"])}</b> <span class=left>{escape(text)}</span></li>')
+    month = escape(data["hours"][0]["month"])
+    return f'<h2>Prepaid hours, {month}</h2><ol>{"".join(items)}</ol>'
 
 
 def render_columns(data: dict[str, Any], board: LiveBoard | None = None) -> str:
@@ -247,7 +281,8 @@ async def board_json(request: web.Request) -> web.Response:
         data = await board_data(request, request.app[CLOCK].now())
     except BadQuery as exc:
         return _bad(str(exc))
-    return web.json_response({**data, "html": render_columns(data, request.app[BOARD])}, headers=HEADERS)
+    return web.json_response({**data, "html": render_columns(data, request.app[BOARD]),
+                              "hours_html": render_hours(data)}, headers=HEADERS)
 
 
 async def board_page(request: web.Request) -> web.Response:
@@ -263,7 +298,7 @@ async def board_page(request: web.Request) -> web.Response:
     except BadQuery as exc:
         return _bad(str(exc))
     local = now.astimezone(ZoneInfo(data["timezone"]))
-    page = PAGE.format(columns=render_columns(data, request.app[BOARD]),
+    page = PAGE.format(columns=render_columns(data, request.app[BOARD]), hours=render_hours(data),
                        generated=escape(local.strftime("%H:%M:%S ") + (local.tzname() or "")),
                        zone_json=json.dumps(data["timezone"]),
                        every=every * 1000, zone=escape(data["timezone"]),
@@ -279,6 +314,9 @@ body{{margin:0;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-seri
 header{{display:flex;flex-wrap:wrap;gap:.4rem 1.5rem;align-items:baseline;padding:.8rem 1.2rem;background:#111827;
 color:#f9fafb}}
 header h1{{font-size:1.1rem;margin:0}} header .legend span{{margin-right:.8rem;white-space:nowrap}}
+.hours{{display:flex;flex-wrap:wrap;align-items:baseline;gap:.5rem 1rem;padding:.6rem 1rem 0}}
+.hours:empty{{display:none}} .hours h2{{font-size:.95rem;margin:0}}
+.hours ol{{flex-direction:row;flex-wrap:wrap}} .chip{{background:#fff;border-radius:6px;padding:.3rem .6rem;border-left:6px solid #16a34a}}
 main{{display:flex;gap:1rem;padding:1rem;align-items:flex-start;overflow-x:auto}}
 .column{{flex:1 1 15rem;min-width:14rem;max-width:24rem;background:#e5e7eb;border-radius:8px;padding:.6rem}}
 .column h2{{font-size:1rem;margin:.2rem .3rem .6rem}} .column h2 small{{color:#6b7280;font-weight:normal}}
@@ -302,6 +340,7 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
 <span><i class=dot style="background:#f59e0b"></i>under 25 % left</span>
 <span><i class=dot style="background:#16a34a"></i>ok</span>
 <span><i class=dot style="background:#9ca3af"></i>paused</span></span></header>
+<section id=hours class=hours>{hours}</section>
 <main id=board>{columns}</main>
 <script>
 (function () {{
@@ -321,6 +360,7 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
       .then(function (r) {{ if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); }})
       .then(function (data) {{
         document.getElementById("board").innerHTML = data.html;
+        document.getElementById("hours").innerHTML = data.hours_html;
         updated.textContent = "updated " + new Date(data.generated_at).toLocaleTimeString("en-GB",
           {{timeZone: {zone_json}, timeZoneName: "short"}});
         updated.className = "";

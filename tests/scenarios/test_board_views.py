@@ -107,3 +107,23 @@ async def test_board_screenshots_fit_the_screen(client: Client, tmp_path: Path, 
         png = base64.b64decode(shot["data"])
         (OUTPUT / f"board-{width}x{height}.png").write_bytes(png)
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+async def test_each_customers_hours_left_this_month_are_shown(client: Client) -> None:
+    c, world = client
+    await add_chat_tickets(world)
+    olli = await world.person("consultant:olli")
+    await olli.say("/helpdesk log ACME-1 17h VPN rebuild")  # gold: 20h a month, warned at 80 %
+    await olli.say("/helpdesk log GLOBEX-1 11h")  # silver: 10h a month
+    await olli.say("/helpdesk log GLOBEX-2 2h nonbillable")
+    data = await (await c.get("/board.json", params={"token": TOKEN})).json()
+    hours = {h["customer"]: h for h in data["hours"]}
+    assert (hours["ACME"]["included_minutes"], hours["ACME"]["remaining_minutes"]) == (20 * 60, 3 * 60)
+    assert hours["GLOBEX"]["remaining_minutes"] == -60
+    section = data["hours_html"]
+    page = await (await c.get("/board", params={"token": TOKEN})).text()
+    assert section in page and "Prepaid hours" in section
+    assert '<li class="chip warning" data-customer="ACME">' in section and "3h 00m of 20h 00m left" in section
+    assert '<li class="chip breached" data-customer="GLOBEX">' in section and "over by 1h 00m" in section
+    only = await (await c.get("/board.json", params={"token": TOKEN, "customer": "ACME"})).json()
+    assert [h["customer"] for h in only["hours"]] == ["ACME"]
