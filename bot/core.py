@@ -32,6 +32,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
 from bot.handlers import HANDLERS, Env
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
+from bot.mail import thread_destination as mail_thread_destination
 from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
 from bot.views import triage_announcement
 from kb import service as kb_service
@@ -268,6 +269,8 @@ class Helpdesk:
         if reply.audience == Audience.THREAD:
             if ticket is None:
                 return []
+            if ticket.platform == Platform.EMAIL.value:  # the contact, by mail, in the ticket's thread
+                return [d for d in [await mail_thread_destination(ticket)] if d is not None]
             return [Destination(Platform(ticket.platform), ticket.tenant, ticket.channel, ticket.thread,
                                 customer_visible=True)]
         if reply.audience == Audience.TRIAGE:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import ConfigError, load_config
-from chatdesk import kb_cmd, logs, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
+from chatdesk import kb_cmd, logs, mail_cmd, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
 from chatdesk.settings import Settings, SettingsError
 from storage import db
 
@@ -203,7 +203,7 @@ def _serve_workers(workers: int, port: int) -> int:
     return max(codes, default=0)
 
 
-for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_cmd):
+for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_cmd, mail_cmd):
     _commands.register(app)
 
 

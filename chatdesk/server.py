@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.email import app as mail_app
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
 from chatdesk import board
@@ -25,7 +26,7 @@ SENDERS: web.AppKey[dict[str, Any]] = web.AppKey("senders", dict[str, Any])
 MAX_BODY = 1024 * 1024  # requests over 1 MiB are refused with 413
 
 # Each adapter module offers `mount(app, settings, desk) -> sender or None`.
-ADAPTERS = ("adapters.slack.app", "adapters.teams.app")
+ADAPTERS = ("adapters.slack.app", "adapters.teams.app", "adapters.email.app")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -81,6 +82,7 @@ def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool
             tasks.append(asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)))
             tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)))
             tasks.extend(_extra_workers(desk, senders, stop))
+            tasks.extend(mail_app.workers(settings.mail, desk, stop))  # the IMAP poller
         try:
             yield
         finally:

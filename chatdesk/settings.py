@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.email.settings import MailSettings, MailSettingsError
 from bot.config import ConfigError, OrgConfig, load_config
 from storage.db import DEFAULT_DATABASE_URL
 
@@ -26,6 +27,7 @@ class Settings:
     microsoft_app_password: str = ""
     microsoft_app_tenant_id: str = ""
     port: int = 3000
+    mail: MailSettings | None = None  # the mail channel (CHATDESK_IMAP_URL, CHATDESK_SMTP_URL ...); None = off
 
     @property
     def slack_enabled(self) -> bool:
@@ -62,8 +64,12 @@ class Settings:
         api = env.get("SLACK_API_URL") or "https://slack.com/api/"
         if not api.endswith("/"):
             api += "/"
+        try:
+            mail = MailSettings.from_env(env)
+        except MailSettingsError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
-            database_url=url, config_path=path, slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            mail=mail, database_url=url, config_path=path, slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_app_token=env.get("SLACK_APP_TOKEN") or None, slack_api_url=api,
             microsoft_app_id=env.get("MICROSOFT_APP_ID", ""),
