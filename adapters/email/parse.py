@@ -39,6 +39,8 @@ def parse_mail(raw: bytes, mailbox: str) -> IncomingMail:
     message_id = (_ids(_header(msg, "message-id", problems)) or [""])[0] or _generated_id(raw)
     plain, html = _bodies(msg, problems)
     text = plain if plain is not None and plain.strip() else (html_to_text(html) if html else "")
+    if not text.strip() and msg.get_content_maintype() == "multipart" and isinstance(msg.get_payload(), str):
+        text = msg.get_payload()  # a multipart without its boundary: the text is all there is
     files = tuple(_files(msg, html, problems))
     for part in msg.walk():
         if part is not msg:
@@ -147,8 +149,8 @@ def _files(msg: Any, html: str | None, problems: list[str]) -> list[MailFile]:
     referenced = {c.lower() for c in re.findall(r"cid:([^\"'\s>)]+)", html or "", re.I)}
     files: list[MailFile] = []
     for n, part in enumerate(msg.walk()):
-        if part.is_multipart() or id(part) in bodies:
-            continue
+        if part.is_multipart() or id(part) in bodies or part.get_content_maintype() == "multipart":
+            continue  # a container (or a broken one without parts: its text is the body)
         ctype = _content_type(part)
         disposition = (part.get_content_disposition() or "").lower()
         if ctype.startswith("text/") and disposition != "attachment" and not part.get_filename():
