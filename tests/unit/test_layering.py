@@ -1,4 +1,4 @@
-"""bot/ and kb/ are the neutral core: they must never import a chat SDK or aiohttp."""
+"""bot/ and kb/ are the neutral core: they must never import a chat SDK, a mail library or aiohttp."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "aiohttp")
+FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "aiohttp",
+             "email", "imaplib", "smtplib", "aioimaplib", "aiosmtplib", "aiosmtpd")
 
 
 def imported_modules(path: Path) -> list[str]:
