@@ -77,6 +77,14 @@ def _defect(defect: object) -> str:
     return f"{type(defect).__name__}{': ' + str(defect) if str(defect) else ''}"
 
 
+def _text(value: str) -> str:
+    """Raw 8-bit header bytes (UTF-8 without RFC 2047 encoding, as many mailers send) as text."""
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return value
+
+
 def _header(msg: Message, name: str, problems: list[str]) -> str:
     try:
         value = msg.get(name)
@@ -84,7 +92,7 @@ def _header(msg: Message, name: str, problems: list[str]) -> str:
         problems.append(f"unreadable {name} header: {exc}")
         raw = msg.get_all(name, failobj=[]) if hasattr(msg, "get_all") else []
         return str(raw[0]) if raw else ""
-    return " ".join(str(value).split()) if value is not None else ""
+    return _text(" ".join(str(value).split())) if value is not None else ""
 
 
 def _ids(value: str) -> list[str]:
@@ -99,7 +107,7 @@ def _sender(msg: Any, problems: list[str]) -> tuple[str, str | None]:
         header = msg["from"]
         addresses = getattr(header, "addresses", ()) if header is not None else ()
         if addresses and addresses[0].addr_spec and "@" in addresses[0].addr_spec:
-            return addresses[0].addr_spec.lower(), addresses[0].display_name or None
+            return _text(addresses[0].addr_spec.lower()), _text(addresses[0].display_name) or None
     except Exception as exc:
         problems.append(f"unreadable From header: {exc}")
     raw = " ".join(str(v) for v in msg.get_all("from", failobj=[])) if hasattr(msg, "get_all") else ""
