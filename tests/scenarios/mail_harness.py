@@ -44,7 +44,7 @@ class Sink:
         self.mails: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.mails.append(BytesParser(policy=policy.default).parsebytes(envelope.content))  # type: ignore[arg-type]
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"

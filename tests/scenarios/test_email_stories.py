@@ -22,7 +22,7 @@ from bot.types import Actor, Invocation, Place, Platform
 from storage.config_apply import apply_config
 from storage.models import Attachment, Contact, Message, OutboxMessage, ProcessedEvent, Ticket
 from tests.conftest import ORG_YAML
-from tests.scenarios.mail_harness import IMAP_PORT, SUPPORT, MailWorld, make_world, mail
+from tests.scenarios.mail_harness import IMAP_PORT, MailWorld, mail, make_world
 
 pytestmark = pytest.mark.skipif(not IMAP_PORT, reason="TEST_IMAP_PORT not set (make test starts dovecot)")
 

@@ -102,7 +102,7 @@ def test_files_kept_and_dropped() -> None:
     html = '<p><img src="cid:shot@x"></p><div id="Signature"><img src="cid:logo@x"></div>'
     kept, dropped = files_to_keep(incoming(html=html, files=(shot, logo, pixel, icon, pdf, twice)), set())
     assert [f.name for f in kept] == ["screenshot.png", "report.pdf"]
-    assert len(dropped) == 4 and any("brand.png (signature image)" == d for d in dropped)
+    assert len(dropped) == 4 and any(d == "brand.png (signature image)" for d in dropped)
     # A small image already on the ticket is a repeated logo; a large one already there is simply not stored twice.
     small = file("logo.jpg", b"r" * 20_000, w=400, h=100, mimetype="image/jpeg")
     kept, dropped = files_to_keep(incoming(files=(small, shot)), {small.sha256 or "", shot.sha256 or ""})
