@@ -136,7 +136,10 @@ def mail(sender: str, subject: str, body: str, *, message_id: str | None = None,
     return msg
 
 
-async def make_world(clock: FakeClock, *, unknown_folder: str | None = None) -> MailWorld:
+world_env: dict[str, str] = {}  # the environment of the last world made (for a `chatdesk mail` subprocess)
+
+
+async def make_world(clock: FakeClock, *, unknown_folder: str | None = None, poll_seconds: int = 1) -> MailWorld:
     folder = f"t-{uuid.uuid4().hex[:10]}"
     sink = Sink()
     port = free_port()
@@ -146,12 +149,14 @@ async def make_world(clock: FakeClock, *, unknown_folder: str | None = None) -> 
         "CHATDESK_IMAP_URL": f"imap://{IMAP_USER}:{IMAP_PASSWORD}@{IMAP_HOST}:{IMAP_PORT}/{folder}",
         "CHATDESK_SMTP_URL": f"smtp://127.0.0.1:{port}",
         "CHATDESK_MAIL_FROM": f"Acme support <{SUPPORT}>",
-        "CHATDESK_IMAP_POLL_SECONDS": "1",
+        "CHATDESK_IMAP_POLL_SECONDS": str(poll_seconds),
     }
     if unknown_folder:
         env["CHATDESK_IMAP_UNKNOWN_FOLDER"] = unknown_folder
     settings = MailSettings.from_env(env)
     assert settings is not None
+    world_env.clear()
+    world_env.update(env)
     world = MailWorld(clock, folder, settings, Helpdesk(clock=clock, suggest=_no_suggestions), sink, controller)
     client = await world.imap()
     try:

@@ -29,8 +29,7 @@ pytestmark = pytest.mark.skipif(not IMAP_PORT, reason="TEST_IMAP_PORT not set (m
 MATTI = "Matti Meikäläinen <matti@acme.fi>"
 
 
-@pytest.fixture
-async def world(database: str, clock: FakeClock) -> AsyncIterator[MailWorld]:
+async def _world(clock: FakeClock) -> AsyncIterator[MailWorld]:
     data = yaml.safe_load(ORG_YAML.read_text())
     data["customers"][0]["email_domains"] = ["acme.fi"]
     data["customers"][1]["email_domains"] = ["globex.com"]
@@ -41,6 +40,19 @@ async def world(database: str, clock: FakeClock) -> AsyncIterator[MailWorld]:
         yield w
     finally:
         w.stop()
+
+
+@pytest.fixture
+async def world(database: str, clock: FakeClock) -> AsyncIterator[MailWorld]:
+    async for w in _world(clock):
+        yield w
+
+
+@pytest.fixture
+async def any_world(any_database: str, clock: FakeClock) -> AsyncIterator[MailWorld]:
+    """The mail world on SQLite and on PostgreSQL."""
+    async for w in _world(clock):
+        yield w
 
 
 def slack_agent(text: str, user: str = "U0OLLI", event: str = "Ev1") -> Invocation:
@@ -237,7 +249,8 @@ class CrashAfterCommit(ImapPoller):
 
 
 async def test_a_crash_between_fetch_and_commit_loses_nothing_and_doubles_nothing(
-        world: MailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+        any_world: MailWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = any_world
     await world.deliver_to_mailbox(mail(MATTI, "VPN down", "The VPN is down.", message_id="<vpn@acme.fi>"))
 
     # 1. Killed inside the transaction, after the ticket row was written: everything rolls back.
