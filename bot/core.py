@@ -270,7 +270,7 @@ class Helpdesk:
             if ticket is None:
                 return []
             if ticket.platform == Platform.EMAIL.value:  # the contact, by mail, in the ticket's thread
-                return [d for d in [await mail_thread_destination(ticket)] if d is not None]
+                return [d for d in [await mail_thread_destination(ticket, reply)] if d is not None]
             return [Destination(Platform(ticket.platform), ticket.tenant, ticket.channel, ticket.thread,
                                 customer_visible=True)]
         if reply.audience == Audience.TRIAGE:

@@ -339,9 +339,12 @@ async def _store(ticket: Ticket, who: Who, mail: IncomingMail, text: str, now: d
     return tuple(dropped)
 
 
-async def thread_destination(ticket: Ticket) -> Destination | None:
-    """Where a reply on a mail ticket goes: its contact, in the ticket's mail thread."""
-    if ticket.contact_id is None:
+async def thread_destination(ticket: Ticket, reply: Reply) -> Destination | None:
+    """Where a reply on a mail ticket goes: its contact, in the ticket's mail thread.
+
+    SLA notices are not mailed: they are for the agents (triage and DMs have them), and a
+    customer's inbox is not a chat thread they glance at."""
+    if ticket.contact_id is None or reply.kind == "notice":
         return None
     contact = await Contact.filter(id=ticket.contact_id, erased_at__isnull=True).first()
     if contact is None or contact.platform != PLATFORM.value:

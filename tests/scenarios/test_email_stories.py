@@ -325,3 +325,15 @@ async def test_mail_from_an_agent_in_the_thread_counts_as_their_reply(world: Mai
     agent_message = await Message.filter(ticket_id=ticket.id, author_kind="agent").first()
     assert agent_message is not None and agent_message.text == "Looking into it."
 
+
+
+async def test_sla_notices_of_a_mail_ticket_go_to_the_agents_not_to_the_customers_inbox(world: MailWorld) -> None:
+    from bot import reminders
+
+    await open_ticket(world)
+    world.clock.advance(hours=3, minutes=30)  # past warn_at (75 %) of the 4 h first-response target
+    assert await reminders.tick(world.desk, world.clock.now()) >= 1
+    notices = await OutboxMessage.filter(ticket_key="ACME-1", dedupe_key__startswith="sla:").values_list(
+        "platform", flat=True)
+    assert "slack" in notices and "email" not in notices
+    assert await world.deliver() == 0 and len(world.sink.mails) == 1  # the acknowledgement only
