@@ -84,3 +84,55 @@ async def test_mail_once_from_the_command_line(database: str, clock: FakeClock, 
         assert off.returncode == 1 and "CHATDESK_IMAP_URL" in off.stderr
     finally:
         w.stop()
+
+
+async def test_killing_the_mail_worker_mid_batch_loses_nothing_and_doubles_nothing(
+        database: str, clock: FakeClock, tmp_path: Path) -> None:
+    """`kill -9` while mail is being read, at whatever point it lands; a second run finishes the job."""
+    import signal
+
+    from datetime import UTC, datetime, timedelta
+
+    from storage import outbox
+    from storage.models import Message, OutboxMessage
+
+    w = await make_world(clock)
+    try:
+        config = tmp_path / "org.yaml"
+        config.write_text(yaml.safe_dump(mail_org()))
+        env = {**os.environ, **world_env, "DATABASE_URL": database, "CHATDESK_CONFIG": str(config)}
+        chatdesk = [sys.executable, "-m", "chatdesk.cli"]
+        subprocess.run([*chatdesk, "config", "apply", str(config)], env=env, cwd=ROOT, check=True,
+                       capture_output=True, timeout=120)
+        count = 12
+        for n in range(count):
+            await w.deliver_to_mailbox(mail("Matti <matti@acme.fi>", f"Problem {n}", f"Details {n}.",
+                                            message_id=f"<p{n}@acme.fi>"))
+        worker = subprocess.Popen([*chatdesk, "mail"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(600):
+                if await Ticket.all().count() >= 3:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
+        stored = await Ticket.all().count()
+        assert 3 <= stored <= count  # killed mid-batch
+        done = await asyncio.to_thread(subprocess.run, [*chatdesk, "mail", "--once"], env=env, cwd=ROOT,
+                                       capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        titles = sorted(await Ticket.all().values_list("title", flat=True))
+        assert titles == sorted(f"Problem {n}" for n in range(count))  # each mail once, none lost
+        assert await Message.all().count() == count
+        # An acknowledgement the killed worker had claimed goes out once its lease has run out.
+        later = datetime.now(UTC) + outbox.LEASE + timedelta(seconds=5)
+        while await outbox.deliver_due({"email": w.sender}, later):
+            pass
+        assert await OutboxMessage.filter(platform="email").exclude(status="sent").count() == 0
+        assert await OutboxMessage.filter(platform="email").count() == count
+        assert len({m["Message-ID"] for m in w.sink.mails}) == count  # one acknowledgement per ticket
+        assert all("\\Seen" in f for f in await w.flags())
+    finally:
+        w.stop()
