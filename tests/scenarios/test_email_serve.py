@@ -90,7 +90,6 @@ async def test_killing_the_mail_worker_mid_batch_loses_nothing_and_doubles_nothi
         database: str, clock: FakeClock, tmp_path: Path) -> None:
     """`kill -9` while mail is being read, at whatever point it lands; a second run finishes the job."""
     import signal
-
     from datetime import UTC, datetime, timedelta
 
     from storage import outbox
