@@ -74,10 +74,12 @@ class MailSender:
     async def send(self, destination: Destination, reply: Reply) -> str | None:
         msg = build_mail(self.settings, destination, reply)
         smtp = self.smtp
+        # STARTTLS when the server offers it; a password for a server elsewhere travels only encrypted.
+        start_tls: bool | None = False if smtp.tls else (True if smtp.username and not smtp.loopback else None)
         try:
             await aiosmtplib.send(
                 msg, hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
-                use_tls=smtp.tls, start_tls=None if not smtp.tls else False, timeout=TIMEOUT,
+                use_tls=smtp.tls, start_tls=start_tls, timeout=TIMEOUT,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(f"SMTP refused the recipient: {exc}", permanent=True) from None
