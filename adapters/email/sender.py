@@ -15,7 +15,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from adapters.email.settings import MailSettings
+from adapters.email.settings import MailSettings, ServerUrl
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
 
@@ -65,6 +65,14 @@ def build_mail(settings: MailSettings, destination: Destination, reply: Reply) -
     return msg
 
 
+def starttls(smtp: ServerUrl) -> bool | None:
+    """aiosmtplib's start_tls: STARTTLS when the server offers it (None), required (True) when a password
+    would go to a host that is not loopback, never inside smtps:// (False: already TLS)."""
+    if smtp.tls:
+        return False
+    return True if smtp.username and not smtp.loopback else None
+
+
 class MailSender:
     def __init__(self, settings: MailSettings) -> None:
         assert settings.smtp is not None
@@ -74,8 +82,7 @@ class MailSender:
     async def send(self, destination: Destination, reply: Reply) -> str | None:
         msg = build_mail(self.settings, destination, reply)
         smtp = self.smtp
-        # STARTTLS when the server offers it; a password for a server elsewhere travels only encrypted.
-        start_tls: bool | None = False if smtp.tls else (True if smtp.username and not smtp.loopback else None)
+        start_tls = starttls(smtp)
         try:
             await aiosmtplib.send(
                 msg, hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,

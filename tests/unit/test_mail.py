@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.email.parse import image_size, parse_mail
-from adapters.email.sender import build_mail, render_text
-from adapters.email.settings import MailSettings, MailSettingsError
+from adapters.email.sender import build_mail, render_text, starttls
+from adapters.email.settings import MailSettings, MailSettingsError, ServerUrl
 from bot.config import ConfigError, load_config, parse_config
 from bot.mail import IncomingMail, MailFile, automatic_reason, clean_subject, files_to_keep, short_id
 from bot.mailtext import html_to_text, signature_cids, strip_reply
@@ -208,3 +208,15 @@ def test_replies_render_as_threaded_plain_mail() -> None:
     with pytest.raises(DeliveryError):
         build_mail(s, dest, Reply("secret", internal=True))
     assert Destination.from_json(dest.to_json()) == dest
+
+
+def test_a_password_goes_to_a_remote_smtp_server_only_over_tls() -> None:
+    def url(text: str) -> ServerUrl:
+        s = MailSettings.from_env({**ENV, "CHATDESK_SMTP_URL": text})
+        assert s is not None and s.smtp is not None
+        return s.smtp
+
+    assert starttls(url("smtp://user:pw@smtp.example.com:587")) is True  # required
+    assert starttls(url("smtp://smtp.example.com")) is None  # offered: used
+    assert starttls(url("smtp://user:pw@127.0.0.1:2525")) is None
+    assert starttls(url("smtps://user:pw@smtp.example.com")) is False  # TLS from the start
