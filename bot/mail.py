@@ -311,6 +311,8 @@ def _stored_text(mail: IncomingMail) -> str:
     if not text.strip():
         names = ", ".join(f.name for f in mail.files)
         text = f"(mail with no text{': ' + names if names else ''})"
+        log.warning("mail %s from %s has no text; stored with %s", mail.message_id, mail.sender,
+                    f"its files ({names})" if names else "its subject only")
     return text
 
 

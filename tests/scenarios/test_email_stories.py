@@ -306,6 +306,7 @@ async def test_bad_mail_is_logged_and_still_becomes_a_ticket(world: MailWorld,
     assert "Hello" in texts["charset"].text and "world" in texts["charset"].text
     assert "no boundary here" in texts["broken"].text
     assert texts["scan"].text == "(mail with no text: scan.pdf)"
+    assert "mail nt@acme.fi from matti@acme.fi has no text; stored with its files (scan.pdf)" in caplog.text
     assert "unknown or wrong charset 'x-unknown-9'" in caplog.text
     assert "malformed MIME" in caplog.text
     big = await Attachment.get(message_id=texts["Big log"].id, name="big.log")
