@@ -15,8 +15,7 @@ from typing import Any
 
 from bot.config import METRICS, Target
 from bot.sla import Calendar, add_business_minutes, business_minutes_between
-
-PAUSING_STATUSES = frozenset({"waiting_on_customer", "awaiting_approval", "delivered_to_test", "resolved", "closed"})
+from bot.statuses import PAUSING_STATUSES as PAUSING_STATUSES  # where the SLA pauses is the status model's
 
 
 def _ts(value: str | None) -> datetime | None:
@@ -104,7 +103,6 @@ def view(state: dict[str, Any], cal: Calendar, target: Target, warn_fraction: fl
 
 # -- notices: a warning at warn_at and a breach at the deadline, once per deadline ------------------
 
-NOTICE_KINDS = ("warning", "breach")
 NoticeKey = tuple[str, str, datetime]  # (metric, kind, deadline in UTC): the SlaNotice unique key per ticket
 
 

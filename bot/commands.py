@@ -13,6 +13,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from bot.statuses import AGENT_ROLES, KNOWN_ROLES, STATUSES, Role
+
 TICKET_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-(\d{1,9})$")
 CUSTOMER_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,9}$")
 PLATFORM_MENTION = re.compile(r"^<@([A-Za-z0-9:_.\-]+)(?:\|[^>]*)?>$")
@@ -21,10 +23,10 @@ DURATION = re.compile(r"^(?:(\d+(?:[.,]\d+)?)d)?(?:(\d+(?:[.,]\d+)?)h)?(?:(\d+)m
 MAX_TEXT = 4000
 WORKDAY_MINUTES = 8 * 60
 
-ROLES_ALL = frozenset({"contact", "consultant", "lead"})
-AGENTS = frozenset({"consultant", "lead"})
-LEADS = frozenset({"lead"})
-CONTACTS = frozenset({"contact"})
+ROLES_ALL = KNOWN_ROLES
+AGENTS = AGENT_ROLES
+LEADS: frozenset[str] = frozenset({Role.LEAD})
+CONTACTS: frozenset[str] = frozenset({Role.CONTACT})
 
 
 class ParseError(Exception):
@@ -52,11 +54,6 @@ TYPE_ALIASES = {
     "cr": TicketType.CHANGE_REQUEST,
     "development": TicketType.DEVELOPMENT, "dev": TicketType.DEVELOPMENT,
 }
-
-STATUSES = (
-    "new", "open", "in_progress", "waiting_on_customer", "awaiting_approval",
-    "delivered_to_test", "in_production", "resolved", "closed",
-)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The org config (DESIGN.md section 4) as typed, validated objects.
+"""The org config (the README's Org config section) as typed, validated objects.
 
 Every error names the key path (`customers[1].contract: unknown contract 'gld'`)
 and validation happens before anything is written, so a bad file changes nothing.

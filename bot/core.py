@@ -21,19 +21,16 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import knowledge as _knowledge  # noqa: F401  (registers the kb handler)
-from bot import privacy as _privacy  # noqa: F401  (registers the privacy handler)
-from bot import (
-    process,  # registers the process handlers (estimate, approve, handover, report, ...)
-    views,
-)
+from bot import process, views
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
-from bot.handlers import HANDLERS, Env
+from bot.handlers.base import Env
+from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
 from bot.mail import thread_destination as mail_thread_destination
-from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
+from bot.statuses import Role
+from bot.types import Audience, Destination, IncomingMessage, Invocation, Outcome, Platform, Reply, delivery_key
 from bot.views import triage_announcement
 from kb import service as kb_service
 from storage import outbox
@@ -180,14 +177,14 @@ class Helpdesk:
 
     async def _thread_reply(self, ticket: Ticket, who: Who, msg: IncomingMessage, now: Any) -> Outcome:
         platform = msg.place.platform.value
-        if who.role == "contact":
+        if who.role == Role.CONTACT:
             await ensure_contact(who, now)
         await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
                                 internal=False, now=now, files=msg.files)
         replies: list[Reply] = []
         if who.is_agent:
             await svc.on_agent_public_reply(ticket, who, now)
-        elif who.role == "contact":
+        elif who.role == Role.CONTACT:
             events = await svc.on_customer_message(ticket, who, now)
             if "resumed" in events and ticket.assignee_id:
                 person = await Person.get(id=ticket.assignee_id)
@@ -231,7 +228,7 @@ class Helpdesk:
 
     @staticmethod
     def _refusal(who: Who, reason: str, command: str) -> str:
-        if who.role == "stranger":
+        if who.role == Role.STRANGER:
             return ("not allowed: chatdesk does not know you here. Consultants and leads are listed in the "
                     "config; customers write in their organisation's channel.")
         return f"not allowed: {reason or f'you cannot use {command}'}"
@@ -239,10 +236,8 @@ class Helpdesk:
     async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool:
         if not event_id:
             return True
-        # Qualified by channel: Teams activity ids are unique only within a conversation.
-        key = f"{channel}|{event_id}"[-255:]
         _, created = await ProcessedEvent.get_or_create(
-            platform=platform.value, event_id=key, defaults={"created_at": self.clock.now()}
+            platform=platform.value, event_id=delivery_key(channel, event_id), defaults={"created_at": self.clock.now()}
         )
         return created
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from bot.statuses import AGENT_ROLES, Role
 from bot.types import Actor, Place, Platform
 from storage.models import ChannelBinding, Contact, Customer, Person
 
@@ -14,7 +16,7 @@ CONSOLE_TRIAGE = "triage"
 class Who:
     actor: Actor
     place: Place
-    role: str  # "lead" | "consultant" | "contact" | "stranger"
+    role: str  # a bot.statuses.Role
     person: Person | None = None
     contact: Contact | None = None
     customer: Customer | None = None  # the contact's customer, or the customer whose channel this is
@@ -22,7 +24,7 @@ class Who:
 
     @property
     def is_agent(self) -> bool:
-        return self.role in ("lead", "consultant")
+        return self.role in AGENT_ROLES
 
     @property
     def channel_label(self) -> str:
@@ -66,7 +68,7 @@ async def find_binding(place: Place) -> ChannelBinding | None:
     return await ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first()
 
 
-async def resolve(actor: Actor, place: Place, now_iso: str | None = None) -> Who:
+async def resolve(actor: Actor, place: Place) -> Who:
     person = await find_person(actor.platform, actor.user_id, actor.aad_object_id)
     binding = None if place.is_direct else await find_binding(place)
     customer = None
@@ -78,15 +80,15 @@ async def resolve(actor: Actor, place: Place, now_iso: str | None = None) -> Who
         contact = await Contact.filter(
             platform=actor.platform.value, tenant=actor.tenant, user_id=actor.user_id, customer_id=customer.id
         ).first()
-        return Who(actor, place, "contact", contact=contact, customer=customer, binding=binding)
+        return Who(actor, place, Role.CONTACT, contact=contact, customer=customer, binding=binding)
     # Elsewhere (a DM with the bot, say) a known contact keeps their role if they belong to one customer.
     contacts = await Contact.filter(platform=actor.platform.value, user_id=actor.user_id).prefetch_related("customer")
     if len({c.customer_id for c in contacts}) == 1:
-        return Who(actor, place, "contact", contact=contacts[0], customer=contacts[0].customer, binding=binding)
-    return Who(actor, place, "stranger", binding=binding)
+        return Who(actor, place, Role.CONTACT, contact=contacts[0], customer=contacts[0].customer, binding=binding)
+    return Who(actor, place, Role.STRANGER, binding=binding)
 
 
-async def ensure_contact(who: Who, now_iso: object) -> Contact:
+async def ensure_contact(who: Who, now: datetime) -> Contact:
     """The contact row for a customer's person, created on their first message."""
     assert who.customer is not None
     if who.contact is None:
@@ -95,7 +97,7 @@ async def ensure_contact(who: Who, now_iso: object) -> Contact:
             tenant=who.actor.tenant,
             user_id=who.actor.user_id,
             customer_id=who.customer.id,
-            defaults={"display_name": who.actor.display_name, "created_at": now_iso},
+            defaults={"display_name": who.actor.display_name, "created_at": now},
         )
         who.contact = contact
     return who.contact

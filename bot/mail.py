@@ -21,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -32,12 +33,23 @@ from tortoise.transactions import in_transaction
 from bot import mailtext
 from bot import tickets as svc
 from bot.attachments import MAX_FILE_BYTES, keep_file
+from bot.clock import Clock
 from bot.identity import Who, ensure_contact
 from bot.types import Actor, Audience, Destination, FileRef, Place, Platform, Reply
 from storage.models import Attachment, ChannelBinding, Contact, Customer, Message, OutboxMessage, Person, Ticket
 
-if TYPE_CHECKING:
-    from bot.core import Helpdesk
+
+class Desk(Protocol):
+    """What the mail rules use of bot.core.Helpdesk (named here so the two modules need not import each other)."""
+
+    clock: Clock
+    on_queued: Callable[[], None] | None
+
+    async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool: ...
+
+    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str) -> list[Reply]: ...
+
+    async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None) -> int: ...
 
 log = logging.getLogger("chatdesk.mail")
 
@@ -189,7 +201,7 @@ def files_to_keep(mail: IncomingMail, known_hashes: set[str]) -> tuple[list[Mail
 # -- the service -------------------------------------------------------------------------------
 
 
-async def handle_mail(desk: Helpdesk, mail: IncomingMail, *, own_addresses: frozenset[str] = frozenset()
+async def handle_mail(desk: Desk, mail: IncomingMail, *, own_addresses: frozenset[str] = frozenset()
                       ) -> MailOutcome:
     """Turn one mail into a ticket change in one transaction (see the module docstring)."""
     for problem in mail.problems:
@@ -271,7 +283,7 @@ async def find_ticket(mail: IncomingMail, who: Who) -> Ticket | None:
     return None
 
 
-async def _open(desk: Helpdesk, who: Who, mail: IncomingMail, now: datetime) -> MailOutcome:
+async def _open(desk: Desk, who: Who, mail: IncomingMail, now: datetime) -> MailOutcome:
     assert who.customer is not None
     await ensure_contact(who, now)
     text = _stored_text(mail)
@@ -285,7 +297,7 @@ async def _open(desk: Helpdesk, who: Who, mail: IncomingMail, now: datetime) -> 
     return MailOutcome(MailAction.OPENED, ticket.key, queued, dropped_files=dropped)
 
 
-async def _join(desk: Helpdesk, ticket: Ticket, who: Who, mail: IncomingMail, now: datetime) -> MailOutcome:
+async def _join(desk: Desk, ticket: Ticket, who: Who, mail: IncomingMail, now: datetime) -> MailOutcome:
     if who.role == "contact":
         await ensure_contact(who, now)
     dropped = await _store(ticket, who, mail, _stored_text(mail), now)

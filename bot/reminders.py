@@ -26,7 +26,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
@@ -35,6 +34,7 @@ from tortoise.transactions import in_transaction
 from bot import clocks
 from bot import tickets as svc
 from bot.types import Audience, Field, Reply
+from bot.views import when
 from storage.models import Customer, Person, SlaNotice, Ticket
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ def notice_replies(ticket: Ticket, notice: clocks.Notice, customer_name: str, as
     Times are in the customer's calendar zone. The thread is the customer's, so it gets
     their wording; triage and the DMs get the figures agents act on.
     """
-    due = local_time(notice.due, zone, now)
+    due = when(notice.due, zone, now)
     metric, goal = METRIC_NAMES[notice.metric], CUSTOMER_GOALS[notice.metric]
     dedupe = f"sla:{ticket.key}:{notice.metric}:{notice.kind}:{int(notice.due.timestamp())}"
     if notice.kind == "warning":
@@ -210,11 +210,3 @@ def notice_replies(ticket: Ticket, notice: clocks.Notice, customer_name: str, as
     replies += [Reply(internal, audience=Audience.DM, person=pid, title=title, fields=fields, ticket_key=ticket.key,
                       internal=True, kind="notice", dedupe=f"{dedupe}:dm") for pid in recipients]
     return replies
-
-
-def local_time(moment: datetime, zone: str, now: datetime) -> str:
-    """`14:30 EET` on the same local day as now, `Tue 24 Nov 14:30 EET` otherwise."""
-    tz = ZoneInfo(zone)
-    local = moment.astimezone(tz)
-    text = f"{local:%H:%M} {local.tzname()}"
-    return text if local.date() == now.astimezone(tz).date() else f"{local:%a %d %b} {text}"

@@ -1,7 +1,11 @@
-"""Ticket services: every change validates, writes, audits and recomputes SLA in one place.
+"""Ticket services: every change validates and audits; `save` then records the SLA results the
+change earned and recomputes the deadlines, so no path can forget either.
 
-Callers run these inside a transaction (bot.core does), so a change, its audit
-event and the notices it queues commit together or not at all.
+Services change the ticket in memory and say what happened (a first response, a reply that
+answers the customer, a resolution); `save` judges each against the deadlines as they stood
+before the change, recomputes them and writes the row. Callers run these inside a
+transaction (bot.core does), so a change, its audit event and the notices it queues commit
+together or not at all.
 """
 
 from __future__ import annotations
@@ -17,31 +21,15 @@ from bot.attachments import keep_file
 from bot.config import Target
 from bot.identity import Who
 from bot.sla import Calendar
+from bot.statuses import AGENT_TRANSITIONS, DONE_STATUSES, OPEN_STATUSES, PAUSING_STATUSES, Status
 from bot.types import FileRef
 from storage.models import Attachment, AuditEvent, Contract, Customer, Message, Person, Ticket
 from storage.models import Calendar as CalendarRow
 
-OPEN_STATUSES = ("new", "open", "in_progress", "waiting_on_customer", "awaiting_approval", "delivered_to_test",
-                 "in_production")
-DONE_STATUSES = ("resolved", "closed")
 APPROVAL_TYPES = ("change_request", "development")
 PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 TITLE_LENGTH = 120
 MESSAGE_LIMIT = 40_000
-
-# Status changes an agent may make with `/helpdesk status`; the approval and delivery
-# steps that belong to the customer (approve, reject, accept) are not in this table.
-AGENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "new": ("open", "in_progress", "waiting_on_customer", "resolved", "closed"),
-    "open": ("in_progress", "waiting_on_customer", "resolved", "closed"),
-    "in_progress": ("open", "waiting_on_customer", "delivered_to_test", "resolved", "closed"),
-    "waiting_on_customer": ("open", "in_progress", "resolved", "closed"),
-    "awaiting_approval": ("open", "closed"),
-    "delivered_to_test": ("in_progress", "closed"),
-    "in_production": ("in_progress", "resolved", "closed"),
-    "resolved": ("closed", "in_progress"),
-    "closed": ("in_progress",),
-}
 
 
 class Refusal(Exception):
@@ -112,7 +100,29 @@ async def refresh_sla(ticket: Ticket, now: datetime, ctx: SlaContext | None = No
     ticket.sla_state = state
 
 
-async def save(ticket: Ticket, now: datetime) -> None:
+ANSWERED = "answered_at"  # sla_state key: an agent answered the customer's message; save records it
+
+
+def record_results(ticket: Ticket) -> None:
+    """Met or missed for what the change did, against the deadlines stored before it."""
+    state = ticket.sla_state
+    results = state.get("results", {})
+    if ticket.first_response_at is not None and "first_response" not in results:
+        due = ticket.first_response_due
+        clocks.record(state, "first_response", met=due is None or ticket.first_response_at <= due)
+    answered = state.pop(ANSWERED, None)
+    if answered and state.get("next_response_start"):
+        due = ticket.next_response_due
+        clocks.record(state, "next_response", met=due is None or datetime.fromisoformat(answered) <= due)
+    if ticket.status == Status.RESOLVED and ticket.resolved_at is not None and "resolution" not in results:
+        due = ticket.resolution_due
+        clocks.record(state, "resolution", met=due is None or ticket.resolved_at <= due)
+
+
+async def save(ticket: Ticket, now: datetime, ctx: SlaContext | None = None) -> None:
+    """Every ticket change is written here: results recorded, deadlines recomputed, row saved."""
+    record_results(ticket)
+    await refresh_sla(ticket, now, ctx)
     ticket.updated_at = now
     await ticket.save()
 
@@ -133,8 +143,7 @@ async def create_ticket(who: Who, customer: Customer, text: str, now: datetime, 
         status="new", priority="P3", team=ctx.contract.team, platform=platform, tenant=tenant,
         channel=channel, thread=thread, created_at=now, updated_at=now, sla_state=clocks.new_state(now),
     )
-    await refresh_sla(ticket, now, ctx)
-    await ticket.save()
+    await save(ticket, now, ctx)
     await audit(ticket, who, "created", now, title=ticket.title, priority=ticket.priority, type=ticket.type)
     return ticket
 
@@ -159,19 +168,15 @@ async def store_message(ticket: Ticket, who: Who | None, *, platform: str, messa
 
 
 async def on_agent_public_reply(ticket: Ticket, who: Who, now: datetime) -> None:
-    """An agent's public reply meets first_response (once) and any pending next_response."""
+    """An agent's public reply is the first response (once) and answers any pending customer message;
+    `save` records whether each was in time."""
     state = ticket.sla_state
     if ticket.first_response_at is None:
         ticket.first_response_at = now
-        due = ticket.first_response_due
-        clocks.record(state, "first_response", met=due is None or now <= due)
-    if state.get("next_response_start"):
-        due = ticket.next_response_due
-        clocks.record(state, "next_response", met=due is None or now <= due)
-    if ticket.status in ("new", "open") and not needs_approval(ticket):
-        await change_status(ticket, who, "in_progress", now, reason="agent replied")  # refreshes the SLA
-    else:
-        await refresh_sla(ticket, now)
+    if state.get("next_response_start") and not state.get(ANSWERED):
+        state[ANSWERED] = now.isoformat()
+    if ticket.status in (Status.NEW, Status.OPEN) and not needs_approval(ticket):
+        await change_status(ticket, who, Status.IN_PROGRESS, now, reason="agent replied")
 
 
 async def on_customer_message(ticket: Ticket, who: Who, now: datetime) -> list[str]:
@@ -180,10 +185,9 @@ async def on_customer_message(ticket: Ticket, who: Who, now: datetime) -> list[s
     if ticket.first_response_at is not None and not state.get("next_response_start") \
             and ticket.status not in DONE_STATUSES:
         state["next_response_start"] = now.isoformat()
-    if ticket.status == "waiting_on_customer":
-        await change_status(ticket, who, "in_progress", now, reason="customer replied")  # refreshes the SLA
+    if ticket.status == Status.WAITING_ON_CUSTOMER:
+        await change_status(ticket, who, Status.IN_PROGRESS, now, reason="customer replied")
         return ["resumed"]
-    await refresh_sla(ticket, now)
     return []
 
 
@@ -205,8 +209,8 @@ async def change_status(ticket: Ticket, who: Who | None, status: str, now: datet
             raise Refusal(f"not allowed: {ticket.key} is a {ticket.type.replace('_', ' ')}; work starts after the "
                           f"customer approves an estimate (`/helpdesk estimate {ticket.key} 6h scope...`)")
     state = ticket.sla_state
-    was_paused = old in clocks.PAUSING_STATUSES
-    will_pause = status in clocks.PAUSING_STATUSES
+    was_paused = old in PAUSING_STATUSES
+    will_pause = status in PAUSING_STATUSES
     if will_pause and not was_paused:
         clocks.pause(state, now)
     elif was_paused and not will_pause:
@@ -221,7 +225,6 @@ async def change_status(ticket: Ticket, who: Who | None, status: str, now: datet
         if old in DONE_STATUSES:
             ticket.resolved_at = None
             state.get("results", {}).pop("resolution", None)
-    await refresh_sla(ticket, now)
     await audit(ticket, who, "status", now, **{"from": old, "to": status, "reason": reason})
 
 
@@ -240,7 +243,6 @@ async def assign(ticket: Ticket, who: Who, person: Person, now: datetime) -> Per
 async def set_priority(ticket: Ticket, who: Who, priority: str, now: datetime) -> str:
     old = ticket.priority
     ticket.priority = priority
-    await refresh_sla(ticket, now)
     await audit(ticket, who, "priority", now, **{"from": old, "to": priority})
     return old
 

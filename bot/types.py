@@ -7,11 +7,21 @@ the core, so the core never knows which chat it is in.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+
+T = TypeVar("T")
+
+
+@functools.cache
+def adapter(cls: type[T]) -> TypeAdapter[T]:
+    """The JSON (de)serialiser of a core type, built on first use (the CLI need not pay for it)."""
+    return TypeAdapter(cls)
 
 
 class Platform(StrEnum):
@@ -125,23 +135,11 @@ class Reply:
     dedupe: str | None = None  # an outbox dedupe key: the same key is delivered once
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return adapter(Reply).dump_python(self, mode="json")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reply:
-        return cls(
-            text=data["text"],
-            audience=Audience(data.get("audience", "caller")),
-            title=data.get("title"),
-            fields=tuple(Field(**f) for f in data.get("fields", ())),
-            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
-            ticket_key=data.get("ticket_key"),
-            person=data.get("person"),
-            contact=data.get("contact"),
-            internal=bool(data.get("internal", False)),
-            kind=data.get("kind", "info"),
-            dedupe=data.get("dedupe"),
-        )
+        return adapter(Reply).validate_python(data)
 
 
 @dataclass(frozen=True)
@@ -158,12 +156,17 @@ class Destination:
     references: tuple[str, ...] = ()  # mail: the thread's Message-IDs, oldest first (In-Reply-To is the last)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return adapter(Destination).dump_python(self, mode="json")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Destination:
-        return cls(**{**data, "platform": Platform(data["platform"]),
-                      "references": tuple(data.get("references", ()))})
+        return adapter(Destination).validate_python(data)
+
+
+def delivery_key(channel: str, event_id: str) -> str:
+    """A delivered event's identity, qualified by channel: Teams activity ids are unique only within a
+    conversation. The inbox and the processed-event rows both use it."""
+    return f"{channel}|{event_id}"[-255:]
 
 
 @dataclass(frozen=True)
@@ -174,4 +177,3 @@ class Outcome:
     queued: int = 0
     duplicate: bool = False
     ticket_key: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

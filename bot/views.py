@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import clocks
+from bot.statuses import status_label
 from bot.types import Audience, Button, Field, Reply
 from storage.models import Person, Ticket
 
@@ -19,11 +20,14 @@ TYPE_NAMES = {
 }
 
 
-def when(moment: datetime | None, zone: str) -> str:
+def when(moment: datetime | None, zone: str, now: datetime | None = None) -> str:
+    """`Tue 24 Nov 14:30 EET`; with `now`, just `14:30 EET` on the same local day as now."""
     if moment is None:
         return "—"
-    local = moment.astimezone(ZoneInfo(zone))
-    return local.strftime("%a %d %b %H:%M ") + local.tzname()  # type: ignore[operator]
+    tz = ZoneInfo(zone)
+    local = moment.astimezone(tz)
+    text = f"{local:%H:%M} {local.tzname()}"
+    return text if now is not None and local.date() == now.astimezone(tz).date() else f"{local:%a %d %b} {text}"
 
 
 def time_left(due: datetime | None, now: datetime) -> str:
@@ -36,7 +40,7 @@ def time_left(due: datetime | None, now: datetime) -> str:
 def ticket_fields(ticket: Ticket, assignee: Person | None, zone: str, now: datetime,
                   for_customer: bool) -> tuple[Field, ...]:
     fields = [
-        Field("Status", ticket.status.replace("_", " ")),
+        Field("Status", status_label(ticket.status)),
         Field("Type", TYPE_NAMES.get(ticket.type, ticket.type)),
         Field("Priority", ticket.priority),
         Field("Assignee", assignee.name if assignee else "unassigned"),

@@ -25,6 +25,7 @@ from aiohttp import web
 from bot import clocks
 from bot import tickets as svc
 from bot.clock import Clock
+from bot.statuses import PAUSING_STATUSES, status_label
 from bot.views import time_left, when
 from chatdesk.settings import Settings
 from storage.models import Customer, Person, Ticket
@@ -89,8 +90,8 @@ class Card:
 
 def _card(ticket: Ticket, customer: Customer, ctx: svc.SlaContext, now: datetime) -> Card:
     due = ticket.escalation_at
-    if ticket.status in clocks.PAUSING_STATUSES:
-        urgency, left = "paused", f"paused ({ticket.status.replace('_', ' ')})"
+    if ticket.status in PAUSING_STATUSES:
+        urgency, left = "paused", f"paused ({status_label(ticket.status)})"
     elif due is None:
         urgency, left = "none", "no SLA clock running"
     elif due <= now:

@@ -1,4 +1,4 @@
-"""The `chatdesk` command line (DESIGN.md section 2)."""
+"""The `chatdesk` command line."""
 
 from __future__ import annotations
 

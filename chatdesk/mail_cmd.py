@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from adapters.email import app as mail_app
+from adapters.email.config import MailConfig
 from bot.clock import SystemClock
 from bot.core import Helpdesk
 from chatdesk.settings import Settings, SettingsError
@@ -35,12 +36,13 @@ def mail_command(
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    if settings.mail is None or settings.mail.imap is None:
+    mail = settings.mail()
+    if mail is None or mail.imap is None:
         typer.echo("error: CHATDESK_IMAP_URL: not set (imaps://user:password@host/INBOX); the mail channel is off",
                    err=True)
         raise typer.Exit(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    code = asyncio.run(_once(settings) if once else _forever(settings))
+    code = asyncio.run(_once(settings.database_url, mail) if once else _forever(settings.database_url, mail))
     raise typer.Exit(code)
 
 
@@ -52,11 +54,11 @@ async def _open(url: str) -> None:
         raise typer.Exit(1) from None
 
 
-async def _once(settings: Settings) -> int:
-    await _open(settings.database_url)
+async def _once(database_url: str, mail: MailConfig) -> int:
+    await _open(database_url)
     desk = Helpdesk(clock=SystemClock())
-    poller = mail_app.poller(settings.mail, desk)
-    sender = mail_app.sender(settings.mail)
+    poller = mail_app.poller(mail, desk)
+    sender = mail_app.sender(mail)
     assert poller is not None and sender is not None
     try:
         try:
@@ -76,8 +78,8 @@ async def _once(settings: Settings) -> int:
         await db.close()
 
 
-async def _forever(settings: Settings) -> int:
-    await _open(settings.database_url)
+async def _forever(database_url: str, mail: MailConfig) -> int:
+    await _open(database_url)
     stop = asyncio.Event()
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,9 +87,9 @@ async def _forever(settings: Settings) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     desk = Helpdesk(clock=SystemClock(), on_queued=wake.set)
-    sender = mail_app.sender(settings.mail)
+    sender = mail_app.sender(mail)
     assert sender is not None
-    tasks = mail_app.workers(settings.mail, desk, stop)
+    tasks = mail_app.workers(mail, desk, stop)
     tasks.append(asyncio.create_task(outbox.run_worker({"email": sender}, desk.clock, stop, wake=wake)))
     try:
         await stop.wait()

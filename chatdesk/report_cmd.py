@@ -1,7 +1,7 @@
 """`chatdesk report`: backlog, SLA attainment and CSAT per customer, open tickets per person.
 
-`--format json` prints the one object DESIGN.md section 5 describes (see storage.reports
-for how each number is counted), `--format csv` one row per customer, `--format table`
+`--format json` prints the one object bot/reports.py describes (with how each number
+is counted), `--format csv` one row per customer, `--format table`
 (the default) two tables. Bad input (a date, --from after --to, an unknown customer, a
 format) prints one line on stderr naming the option, exits 1 and prints nothing on stdout.
 """
@@ -21,7 +21,7 @@ from rich.table import Table
 
 from bot.clock import Clock, SystemClock
 from bot.config import METRICS
-from storage.reports import CSV_COLUMNS, ReportError, build_report, csv_row, period_for
+from bot.reports import CSV_COLUMNS, ReportError, build_report, csv_row, period_for
 
 FORMATS = ("table", "csv", "json")
 clock: Clock = SystemClock()  # "today" and overdue clocks; tests put a fake clock here

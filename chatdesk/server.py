@@ -1,9 +1,7 @@
-"""The one aiohttp server: chat adapters, /healthz, and the background workers."""
+"""The one aiohttp server: chat adapters, /healthz and the board, with the runtime's background workers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -11,12 +9,12 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.email import app as mail_app
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.core import Helpdesk
 from chatdesk import board
+from chatdesk.runtime import Runtime
 from chatdesk.settings import Settings
-from storage import db, inbox, outbox
+from storage import inbox, outbox
 
 log = logging.getLogger("chatdesk.server")
 
@@ -25,8 +23,9 @@ DESK: web.AppKey[Helpdesk] = web.AppKey("desk", Helpdesk)
 SENDERS: web.AppKey[dict[str, Any]] = web.AppKey("senders", dict[str, Any])
 MAX_BODY = 1024 * 1024  # requests over 1 MiB are refused with 413
 
-# Each adapter module offers `mount(app, settings, desk) -> sender or None`.
-ADAPTERS = ("adapters.slack.app", "adapters.teams.app", "adapters.email.app")
+# (platform, module): each module offers `mount(app, config, desk) -> sender or None`, its config
+# the platform's small typed part of the settings (Settings.slack(), Settings.teams()).
+ADAPTERS = (("slack", "adapters.slack.app"), ("teams", "adapters.teams.app"))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -46,65 +45,29 @@ async def healthz(request: web.Request) -> web.Response:
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
               run_workers: bool = True) -> web.Application:
-    wake = asyncio.Event()
-    inbox_wake = asyncio.Event()
-    # Messages go through the inbox when this process runs its worker; without workers (an
-    # embedded app, the test harnesses) they are processed in the request, as one transaction.
-    accepted = inbox.Inbox(wake=inbox_wake.set) if run_workers else None
-    desk = Helpdesk(clock=clock or SystemClock(), on_queued=wake.set, inbox=accepted)
+    runtime = Runtime(clock, workers=run_workers, mail=settings.mail())
+    desk = runtime.desk
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[DESK] = desk
-    senders: dict[str, Any] = {}
-    app[SENDERS] = senders
+    app[SENDERS] = runtime.senders
     app.router.add_get("/healthz", healthz)
     board.mount(app, settings, desk.clock)  # GET /board and /board.json for the leads
-    for name in ADAPTERS:
+    configs = {"slack": settings.slack(), "teams": settings.teams()}
+    for name, module_name in ADAPTERS:
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if exc.name != module_name:
                 raise
             continue
-        mount = getattr(module, "mount", None)
-        if mount is None:
-            continue
-        sender = mount(app, settings, desk)
+        sender = module.mount(app, configs[name], desk)
         if sender is not None:
-            senders[name.split(".")[1]] = sender
+            runtime.senders[name] = sender
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        if manage_db:
-            await db.init(settings.database_url)
-        stop = asyncio.Event()
-        tasks = []
-        if run_workers:
-            tasks.append(asyncio.create_task(outbox.run_worker(senders, desk.clock, stop, wake=wake)))
-            tasks.append(asyncio.create_task(inbox.run_worker(desk.process_inbox_one, stop, inbox_wake, accepted)))
-            tasks.extend(_extra_workers(desk, senders, stop))
-            tasks.extend(mail_app.workers(settings.mail, desk, stop))  # the IMAP poller
-        try:
+        async with runtime.running(settings.database_url if manage_db else None):
             yield
-        finally:
-            if accepted is not None:
-                await accepted.flush()
-            stop.set()
-            wake.set()
-            inbox_wake.set()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait_for(task, timeout=10)
-            if manage_db:
-                await db.close()
 
     app.cleanup_ctx.append(lifecycle)
     return app
-
-
-def _extra_workers(desk: Helpdesk, senders: dict[str, Any], stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """Background workers that live beside the outbox (the SLA reminder worker)."""
-    try:
-        reminders = importlib.import_module("bot.reminders")
-    except ModuleNotFoundError:
-        return []
-    return [asyncio.create_task(reminders.run(desk, stop))]

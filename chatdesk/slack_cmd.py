@@ -1,4 +1,4 @@
-"""`chatdesk socket`: Slack over Socket Mode (DESIGN.md section 2)."""
+"""`chatdesk socket`: Slack over Socket Mode, with the same runtime as `chatdesk serve`."""
 
 from __future__ import annotations
 
@@ -6,21 +6,51 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from chatdesk.settings import Settings
+
+
+async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clock | None = None,
+                          manage_db: bool = True) -> None:
+    """Serve Slack over Socket Mode, the workers running beside it, until `stop` is set."""
+    from adapters.slack.app import SlackAdapter
+    from adapters.slack.socket import SocketConnection, check
+    from chatdesk.runtime import Runtime
+
+    config = settings.slack()
+    app_token = check(config)
+    runtime = Runtime(clock, mail=settings.mail())
+    adapter = SlackAdapter(config, runtime.desk, socket_mode=True)
+    runtime.senders["slack"] = adapter.sender
+    try:
+        async with runtime.running(settings.database_url if manage_db else None):
+            await adapter.start()
+            connection = SocketConnection(adapter, app_token)
+            try:
+                await connection.connect()
+                await stop.wait()
+            finally:
+                await connection.close()
+    finally:
+        await adapter.close()
 
 
 def register(app: typer.Typer) -> None:
     @app.command("socket")
     def socket() -> None:
         """Slack over Socket Mode (no public URL needed): needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN."""
-        from adapters.slack.socket import SocketModeError, check, run_socket_mode
+        from adapters.slack.socket import SocketModeError, check
         from bot.config import ConfigError, load_config
         from chatdesk.cli import fail, settings
 
         s = settings()
         try:
-            check(s)
+            check(s.slack())
         except SocketModeError as exc:
             raise fail(str(exc)) from None
         if s.config_path:

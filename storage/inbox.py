@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,8 +28,9 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot.types import Actor, FileRef, IncomingMessage, Outcome, Place, Platform
+from bot.types import IncomingMessage, Outcome, adapter, delivery_key
 from storage.models import InboxEvent
+from storage.retry import backoff
 
 log = logging.getLogger("chatdesk.inbox")
 
@@ -43,33 +42,16 @@ INGEST_SHARE = 3.0  # while busy, the worker rests this many times as long as a 
 
 
 def serialise(msg: IncomingMessage) -> str:
-    data = asdict(msg)
-    data["sent_at"] = msg.sent_at.isoformat() if msg.sent_at else None
-    return json.dumps(data, separators=(",", ":"))
+    return adapter(IncomingMessage).dump_json(msg).decode()
 
 
 def deserialise(text: str) -> IncomingMessage:
-    data = json.loads(text)
-    actor = data["actor"]
-    place = data["place"]
-    return IncomingMessage(
-        event_id=data["event_id"],
-        actor=Actor(**{**actor, "platform": Platform(actor["platform"])}),
-        place=Place(**{**place, "platform": Platform(place["platform"])}),
-        message_id=data["message_id"],
-        text=data["text"],
-        files=tuple(FileRef(**f) for f in data.get("files", ())),
-        sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
-        edited=bool(data.get("edited")),
-        deleted=bool(data.get("deleted")),
-        from_bot=bool(data.get("from_bot")),
-    )
+    return adapter(IncomingMessage).validate_json(text)
 
 
 def inbox_key(msg: IncomingMessage) -> str:
     """The same key the ProcessedEvent row gets; a message without an event id is never a duplicate."""
-    event_id = msg.event_id or f"~{uuid.uuid4().hex}"
-    return f"{msg.place.channel}|{event_id}"[-255:]
+    return delivery_key(msg.place.channel, msg.event_id or f"~{uuid.uuid4().hex}")
 
 
 class Inbox:
@@ -206,7 +188,7 @@ async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, 
             log.exception("inbox %s: handling failed", row.id)
             row.attempts += 1
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            row.next_attempt_at = now + timedelta(seconds=min(600.0, 2.0 ** (row.attempts - 1)))
+            row.next_attempt_at = now + timedelta(seconds=backoff(row.attempts, jitter=False))
             if row.attempts >= MAX_ATTEMPTS:
                 row.status = "failed"
                 log.error("inbox %s failed for good after %s attempts", row.id, row.attempts)

@@ -1,4 +1,4 @@
-"""Tortoise ORM models for the whole helpdesk domain (DESIGN.md section 5).
+"""Tortoise ORM models for the whole helpdesk domain.
 
 Uniqueness lives in the database, not in memory: platform message ids, processed
 event ids, outbox dedupe keys and SLA notices are unique columns, so a retried

@@ -7,8 +7,10 @@ sender, retrying 429/5xx with backoff and honouring Retry-After.
 Claiming a row counts an attempt and leases the row. A row claimed before may
 already be in the chat: its worker died after posting and before marking it sent,
 or the platform posted it and the answer was lost. Before such a row is posted
-again, a sender that can read the chat back (`find_posted`) is asked whether the
-earlier attempt got through; if it did, the row is marked sent with that message.
+again, a sender that can read the chat back is asked whether the earlier attempt got
+through: `find_posted(destination, reply, since)` gives the message id of a post tagged
+with `reply.dedupe` made since about `since`, or None, and raises DeliveryError when the
+chat cannot be read now. If it did get through, the row is marked sent with that message.
 Every post carries a key for that check: its dedupe key, or `outbox:<row id>`.
 A worker calls the platform for a row only while it holds the lease: rows not begun
 by half the lease are handed back, and a call that would outlast three quarters of
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -34,6 +35,7 @@ from tortoise.transactions import in_transaction
 
 from bot.types import Destination, Reply
 from storage.models import OutboxMessage, Ticket
+from storage.retry import backoff
 
 log = logging.getLogger("chatdesk.outbox")
 
@@ -57,14 +59,6 @@ class Sender(Protocol):
         """Post and return the platform's message id (or None); raise DeliveryError on failure."""
 
 
-class HistorySender(Sender, Protocol):
-    """A sender that can tell whether an earlier attempt already posted a reply."""
-
-    async def find_posted(self, destination: Destination, reply: Reply, since: datetime) -> str | None:
-        """The message id of a post tagged with `reply.dedupe` made since about `since`, or None;
-        raise DeliveryError when the chat cannot be read now (the row is retried later)."""
-
-
 async def enqueue(destination: Destination, reply: Reply, now: datetime) -> OutboxMessage | None:
     """Queue a post; with a dedupe key an identical notice already queued is not queued again."""
     if reply.dedupe and await OutboxMessage.filter(dedupe_key=reply.dedupe).exists():
@@ -77,12 +71,6 @@ async def enqueue(destination: Destination, reply: Reply, now: datetime) -> Outb
         )
     except IntegrityError:
         return None
-
-
-def backoff(attempts: int) -> float:
-    """Exponential with jitter: 1, 2, 4 ... seconds, at most 10 minutes."""
-    base = min(600.0, 2.0 ** max(0, attempts - 1))
-    return base * random.uniform(0.8, 1.2)
 
 
 async def _claim(platforms: list[str], now: datetime, limit: int) -> list[OutboxMessage]:

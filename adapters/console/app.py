@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from adapters.console.render import render
 from bot.core import Helpdesk
 from bot.identity import CONSOLE_TRIAGE
+from bot.statuses import CONSOLE_ROLES
 from bot.types import Actor, Destination, IncomingMessage, Invocation, Place, Platform, Reply
 from storage import outbox
 from storage.models import Customer, Person, Ticket
@@ -35,14 +36,14 @@ class RoleError(ValueError):
 
 @dataclass
 class Identity:
-    role: str  # customer | consultant | lead
+    role: str  # a key of bot.statuses.CONSOLE_ROLES: customer | consultant | lead
     name: str  # customer key for a contact, person id for an agent
 
     @classmethod
     def parse(cls, text: str) -> Identity:
         role, _, name = text.partition(":")
         role = role.strip().lower()
-        if role not in ("customer", "consultant", "lead") or not name.strip():
+        if role not in CONSOLE_ROLES or not name.strip():
             raise RoleError(f"--as {text!r}: use customer:KEY, consultant:ID or lead:ID (e.g. customer:ACME)")
         name = name.strip()
         return cls(role, name.upper() if role == "customer" else name.lower())

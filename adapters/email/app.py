@@ -1,26 +1,22 @@
-"""Wiring the mail channel into a process: the outbox's mail sender and the IMAP poller."""
+"""Wiring the mail channel into a process (chatdesk.runtime, `chatdesk mail`): the outbox's mail sender
+and the IMAP poller."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
+from adapters.email.config import MailConfig
 from adapters.email.imap import ImapPoller
 from adapters.email.sender import MailSender
-from adapters.email.settings import MailSettings
 from bot import mail
 from bot.core import Helpdesk
 
 log = logging.getLogger("chatdesk.mail")
 
 
-def mount(app: Any, settings: Any, desk: Helpdesk) -> MailSender | None:
-    """The mail sender for the outbox when CHATDESK_SMTP_URL is set (the server's adapter hook)."""
-    return sender(settings.mail)
-
-
-def sender(settings: MailSettings | None) -> MailSender | None:
+def sender(settings: MailConfig | None) -> MailSender | None:
+    """The outbox's mail sender when CHATDESK_SMTP_URL is set."""
     if settings is None or settings.smtp is None:
         return None
     if not settings.smtp.tls and not settings.smtp.loopback:
@@ -29,7 +25,7 @@ def sender(settings: MailSettings | None) -> MailSender | None:
     return MailSender(settings)
 
 
-def poller(settings: MailSettings | None, desk: Helpdesk) -> ImapPoller | None:
+def poller(settings: MailConfig | None, desk: Helpdesk) -> ImapPoller | None:
     if settings is None or settings.imap is None:
         return None
     if not settings.imap.tls and not settings.imap.loopback:
@@ -43,7 +39,7 @@ def poller(settings: MailSettings | None, desk: Helpdesk) -> ImapPoller | None:
     return ImapPoller(settings, handle)
 
 
-def workers(settings: MailSettings | None, desk: Helpdesk, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+def workers(settings: MailConfig | None, desk: Helpdesk, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     """The IMAP poller as a background task, when CHATDESK_IMAP_URL is set."""
     p = poller(settings, desk)
     return [asyncio.create_task(p.run(stop))] if p is not None else []

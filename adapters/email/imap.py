@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 
 import aioimaplib
 
+from adapters.email.config import MailConfig
 from adapters.email.parse import parse_mail
-from adapters.email.settings import MailSettings
 from bot.mail import IncomingMail, MailAction, MailOutcome
 
 log = logging.getLogger("chatdesk.mail")
@@ -38,7 +38,7 @@ class ImapError(Exception):
 
 
 class ImapPoller:
-    def __init__(self, settings: MailSettings, handle: Handle) -> None:
+    def __init__(self, settings: MailConfig, handle: Handle) -> None:
         assert settings.imap is not None
         self.settings = settings
         self.url = settings.imap

@@ -15,7 +15,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from adapters.email.settings import MailSettings, ServerUrl
+from adapters.email.config import MailConfig, ServerUrl
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
 
@@ -42,7 +42,7 @@ def message_id_for(reply: Reply, domain: str) -> str:
     return f"chatdesk.{digest}@{domain}"
 
 
-def build_mail(settings: MailSettings, destination: Destination, reply: Reply) -> EmailMessage:
+def build_mail(settings: MailConfig, destination: Destination, reply: Reply) -> EmailMessage:
     if reply.internal or not destination.user:
         raise DeliveryError("refused: an internal reply or one without a recipient is never mailed", permanent=True)
     domain = settings.from_address.rsplit("@", 1)[-1]
@@ -74,7 +74,7 @@ def starttls(smtp: ServerUrl) -> bool | None:
 
 
 class MailSender:
-    def __init__(self, settings: MailSettings) -> None:
+    def __init__(self, settings: MailConfig) -> None:
         assert settings.smtp is not None
         self.settings = settings
         self.smtp = settings.smtp

@@ -21,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -32,12 +33,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import inbound, render
+from adapters.slack.config import SlackConfig
 from adapters.slack.files import FileFetcher
 from adapters.slack.inbound import PayloadError
 from adapters.slack.sender import SlackSender
 from bot.core import Helpdesk
 from bot.types import Destination, IncomingMessage, Invocation, Outcome, Platform, Reply
-from chatdesk.settings import Settings
 
 log = logging.getLogger("chatdesk.slack")
 
@@ -88,21 +89,29 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _form_is_utf8(body: str) -> bool:
+    try:
+        parse_qsl(body, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class SlackAdapter:
     """One bolt AsyncApp with chatdesk's listeners, the outbox sender and the file fetcher."""
 
-    def __init__(self, settings: Settings, desk: Helpdesk, *, socket_mode: bool = False) -> None:
-        if not settings.slack_bot_token:
+    def __init__(self, config: SlackConfig, desk: Helpdesk, *, socket_mode: bool = False) -> None:
+        if not config.bot_token:
             raise ValueError("SLACK_BOT_TOKEN is not set")
         self.desk = desk
-        self.client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+        self.client = AsyncWebClient(token=config.bot_token, base_url=config.api_url,
                                      timeout=API_TIMEOUT)
-        secret = settings.slack_signing_secret
+        secret = config.signing_secret
         self.signing_secret = secret or ""
         self.verifier = SignatureVerifier(secret) if secret else None  # Socket Mode needs no secret
         self.bolt = AsyncApp(
             client=self.client,
-            signing_secret=settings.slack_signing_secret or "",
+            signing_secret=config.signing_secret or "",
             process_before_response=True,
             request_verification_enabled=not socket_mode,
             # Bolt resets the level of the logger named after the app on every request: keep that
@@ -110,7 +119,7 @@ class SlackAdapter:
             name="slack_bolt.chatdesk",
         )
         self.sender = SlackSender(self.client)
-        self.files = FileFetcher(settings.slack_bot_token, settings.slack_api_url)
+        self.files = FileFetcher(config.bot_token, config.api_url)
         desk.after_message.append(self.after_message)
         self._register()
 
@@ -134,6 +143,11 @@ class SlackAdapter:
             if not self._signed_bytes(raw, request.headers):
                 return web.json_response({"error": "invalid request"}, status=401)
             return web.json_response({"error": "the body is not UTF-8"}, status=400)
+        if request.content_type == "application/x-www-form-urlencoded" and not _form_is_utf8(body):
+            # Percent-escapes that decode to something other than UTF-8 (bolt would read them as U+FFFD).
+            if not self._signed_bytes(raw, request.headers):
+                return web.json_response({"error": "invalid request"}, status=401)
+            return web.json_response({"error": "a form value is not UTF-8"}, status=400)
         try:
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
         except Exception:
@@ -372,11 +386,11 @@ class SlackAdapter:
 SLACK = web.AppKey("slack", SlackAdapter)
 
 
-def mount(app: web.Application, settings: Settings, desk: Helpdesk) -> SlackSender | None:
+def mount(app: web.Application, config: SlackConfig, desk: Helpdesk) -> SlackSender | None:
     """Serve Slack at POST /slack/events; None when SLACK_BOT_TOKEN/SLACK_SIGNING_SECRET are unset."""
-    if not settings.slack_enabled:
+    if not config.http_enabled:
         return None
-    adapter = SlackAdapter(settings, desk)
+    adapter = SlackAdapter(config, desk)
     app[SLACK] = adapter
     app.router.add_post(EVENTS_PATH, adapter.handle)
 

@@ -21,16 +21,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.render import InternalReplyError, metadata, render
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
+from storage.retry import retry_after
 
 log = logging.getLogger("chatdesk.slack")
 
-# Slack errors that another attempt cannot fix: the post fails for good.
-PERMANENT_ERRORS = frozenset({
-    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed", "account_inactive",
-    "token_revoked", "token_expired", "no_permission", "missing_scope", "restricted_action", "user_not_found",
-    "cannot_dm_bot", "msg_too_long", "no_text", "invalid_blocks", "invalid_arguments", "team_access_not_granted",
-    "ekm_access_denied", "org_login_required", "invalid_metadata_format", "invalid_metadata_schema",
-})
+# Slack errors another attempt may fix; every other error fails the post for good.
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout"})
 METADATA_EVENT = "chatdesk_post"  # render.metadata's event_type
@@ -52,23 +47,12 @@ def delivery_error(exc: SlackApiError, method: str = "chat.postMessage") -> Deli
         error = ""
     text = f"{method}: HTTP {status} {error}".strip()
     if status == 429 or error == "ratelimited":
-        retry_after = _retry_after(headers)
-        return DeliveryError(text, retry_after=retry_after if retry_after is not None else 30.0)
+        wait = retry_after(headers.get("Retry-After") or headers.get("retry-after")) \
+            if hasattr(headers, "get") else None
+        return DeliveryError(text, retry_after=wait if wait is not None else 30.0)
     if status >= 500 or error in TRANSIENT_ERRORS:
         return DeliveryError(text)
     return DeliveryError(text, permanent=True)
-
-
-def _retry_after(headers: object) -> float | None:
-    value = None
-    if hasattr(headers, "get"):
-        value = headers.get("Retry-After") or headers.get("retry-after")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 class SlackSender:

@@ -16,7 +16,7 @@ import base64
 import binascii
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from botbuilder.core import TurnContext
@@ -25,15 +25,13 @@ from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory
 
 from adapters.teams import inbound, references, render
+from adapters.teams.config import TeamsConfig
 from adapters.teams.sender import TeamsSender
 from bot.core import Helpdesk
 from bot.identity import find_person
 from bot.types import Destination, IncomingMessage, Invocation, Platform, Reply
 from storage import outbox
 from storage.models import ChannelBinding
-
-if TYPE_CHECKING:
-    from chatdesk.settings import Settings
 
 log = logging.getLogger("chatdesk.teams")
 
@@ -44,12 +42,11 @@ CONNECTOR_TIMEOUT = 30  # seconds for one call to the Bot Framework connector
 class _Configuration:
     """The settings object ConfigurationBotFrameworkAuthentication reads (APP_ID, APP_PASSWORD, ...)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.APP_ID = settings.microsoft_app_id
-        self.APP_PASSWORD = settings.microsoft_app_password
-        self.APP_TENANTID = settings.microsoft_app_tenant_id
-        self.APP_TYPE = "SingleTenant" if settings.microsoft_app_tenant_id and settings.microsoft_app_id \
-            else "MultiTenant"
+    def __init__(self, config: TeamsConfig) -> None:
+        self.APP_ID = config.app_id
+        self.APP_PASSWORD = config.app_password
+        self.APP_TENANTID = config.tenant_id
+        self.APP_TYPE = "SingleTenant" if config.tenant_id and config.app_id else "MultiTenant"
 
 
 class _Connectors(ConnectorFactory):  # type: ignore[misc]
@@ -183,17 +180,12 @@ class TeamsBot:
             self.desk.on_queued()
 
 
-def mount(app: web.Application, settings: Settings, desk: Helpdesk) -> TeamsSender:
+def mount(app: web.Application, config: TeamsConfig, desk: Helpdesk) -> TeamsSender:
     """Serve POST /api/messages and return the sender the outbox delivers Teams posts with."""
-    from chatdesk.settings import SettingsError
-
-    if settings.microsoft_app_id and not settings.microsoft_app_password:
-        raise SettingsError("MICROSOFT_APP_PASSWORD: required when MICROSOFT_APP_ID is set")
-    if settings.microsoft_app_tenant_id and not settings.microsoft_app_id:
-        raise SettingsError("MICROSOFT_APP_ID: required when MICROSOFT_APP_TENANT_ID is set")
-    if not settings.microsoft_app_id:
+    config.check()
+    if not config.app_id:
         log.info("Teams: emulator mode (MICROSOFT_APP_ID is empty): requests are not authenticated")
-    adapter = CloudAdapter(_Authentication(_Configuration(settings)))
-    bot = TeamsBot(adapter, desk, settings.microsoft_app_id)
+    adapter = CloudAdapter(_Authentication(_Configuration(config)))
+    bot = TeamsBot(adapter, desk, config.app_id)
     app.router.add_post("/api/messages", bot.handle)
-    return TeamsSender(adapter, settings.microsoft_app_id, settings.microsoft_app_tenant_id, clock=desk.clock)
+    return TeamsSender(adapter, config.app_id, config.tenant_id, clock=desk.clock)

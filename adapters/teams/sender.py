@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -30,28 +29,12 @@ from adapters.teams.render import InternalReplyRefused, message
 from bot.clock import Clock
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
+from storage.retry import retry_after
 
 log = logging.getLogger("chatdesk.teams")
 
 NO_SERVICE_URL_RETRY = 300.0  # seconds: wait for Teams to tell us where to post
 TEAMS_CHANNEL = "msteams"
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: either a number or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def delivery_error(exc: BaseException, what: str) -> DeliveryError:

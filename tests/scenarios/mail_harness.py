@@ -17,9 +17,9 @@ import aioimaplib
 from aiosmtpd.controller import Controller
 
 from adapters.email import app as mail_app
+from adapters.email.config import MailConfig
 from adapters.email.imap import ImapPoller, quote
 from adapters.email.sender import MailSender
-from adapters.email.settings import MailSettings
 from bot.clock import FakeClock
 from bot.core import Helpdesk
 from storage import outbox
@@ -54,7 +54,7 @@ class Sink:
 class MailWorld:
     clock: FakeClock
     folder: str
-    settings: MailSettings
+    settings: MailConfig
     desk: Helpdesk
     sink: Sink
     controller: Controller
@@ -153,7 +153,7 @@ async def make_world(clock: FakeClock, *, unknown_folder: str | None = None, pol
     }
     if unknown_folder:
         env["CHATDESK_IMAP_UNKNOWN_FOLDER"] = unknown_folder
-    settings = MailSettings.from_env(env)
+    settings = MailConfig.from_env(env)
     assert settings is not None
     world_env.clear()
     world_env.update(env)

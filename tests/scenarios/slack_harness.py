@@ -353,7 +353,7 @@ async def slack_world(clock: Clock, database_url: str = "sqlite://:memory:", *, 
     The database must already be open (the `database` fixture); only_slack leaves the other
     adapters out so these tests depend on nothing but Slack."""
     api = await FakeSlackApi().start()
-    adapters = ("adapters.slack.app",) if only_slack else server.ADAPTERS
+    adapters = (("slack", "adapters.slack.app"),) if only_slack else server.ADAPTERS
     try:
         with mock.patch.object(server, "ADAPTERS", adapters):
             app = server.build_app(settings_for(api, database_url), clock, manage_db=False,

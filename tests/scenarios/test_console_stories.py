@@ -1,4 +1,4 @@
-"""Acceptance stories 1-7 and 9 (DESIGN.md section 7) played through the console channel."""
+"""Acceptance stories 1-7 and 9 played through the console channel."""
 
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ async def slow_poll_world(database: str, clock: FakeClock) -> AsyncIterator[Mail
 async def test_serve_reads_new_mail_at_once_through_idle(slow_poll_world: MailWorld, database: str,
                                                          clock: FakeClock) -> None:
     w = slow_poll_world
-    settings = Settings(database_url=database, config_path=ORG_YAML, mail=w.settings)
+    settings = Settings.from_env({**world_env, "DATABASE_URL": database, "CHATDESK_CONFIG": str(ORG_YAML)})
+    assert settings.mail() == w.settings
     app = build_app(settings, clock, manage_db=False, run_workers=True)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         async with client.get("/healthz") as resp:

@@ -8,10 +8,10 @@ from urllib.parse import parse_qsl
 import pytest
 from typer.testing import CliRunner
 
-from adapters.slack.socket import run_socket_mode
 from bot.clock import FakeClock
 from chatdesk.cli import app as cli
 from chatdesk.settings import Settings
+from chatdesk.slack_cmd import run_socket_mode
 from storage.models import Ticket
 from tests.scenarios.slack_harness import BOT_TOKEN, FakeSlackApi, fixture_text, load
 

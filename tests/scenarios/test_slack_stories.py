@@ -1,4 +1,4 @@
-"""Acceptance stories 1, 2, 3, 5 and 9 (DESIGN.md section 7) through Slack: signed requests to the
+"""Acceptance stories 1, 2, 3, 5 and 9 through Slack: signed requests to the
 real app, posts read back from the fake Web API, state read from storage."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Acceptance story 8 (DESIGN.md section 7): an SLA warning and then a breach appear in the
+"""Acceptance story 8: an SLA warning and then a breach appear in the
 ticket's thread, the triage channel and the assignee's DM, once each.
 
 The story is data (STORY), played through the console (what it printed) and through Slack

@@ -1,4 +1,4 @@
-"""Acceptance stories 1, 2, 3, 5 and 9 (DESIGN.md section 7) through Teams, asserting what reached the connector."""
+"""Acceptance stories 1, 2, 3, 5 and 9 through Teams, asserting what reached the connector."""
 
 from __future__ import annotations
 

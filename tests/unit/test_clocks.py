@@ -1,7 +1,7 @@
 """A ticket's SLA clocks (bot/clocks.py): deadlines, pauses, priority changes, DST, notices.
 
 Table tests over the state stored on Ticket.sla_state, driven the way the ticket
-services drive it (new_state, pause, resume, record), against DESIGN.md section 6.
+services drive it (new_state, pause, resume, record), against the README's SLA semantics.
 """
 
 from __future__ import annotations

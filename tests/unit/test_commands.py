@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -115,6 +115,26 @@ words = st.sampled_from([*BY_NAME, "ACME-7", "@olli", "<@U1|x>", "P1", '"', "“
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(words, max_size=8))
-def test_command_like_inputs_never_crash(parts: list[str]) -> None:
-    with contextlib.suppress(ParseError):
-        parse(" ".join(parts))
+def test_command_like_inputs_parse_to_a_valid_command_or_a_clear_error(parts: list[str]) -> None:
+    try:
+        command = parse(" ".join(parts))
+    except ParseError as exc:
+        assert exc.message.strip()
+        return
+    spec = BY_NAME[command.name]
+    assert command.name == spec.name  # aliases resolve to the command itself
+    names = {a.name for a in spec.args}
+    assert set(command.args) <= names, (command, spec.usage)
+    for arg in spec.args:
+        if arg.optional:
+            continue
+        assert arg.name in command.args, (command, spec.usage)
+        value = command.args[arg.name]
+        if arg.kind == "ticket":
+            assert re.fullmatch(r"[A-Z][A-Z0-9]{1,9}-(0|[1-9][0-9]*)", value), value
+        elif arg.kind == "person":
+            assert isinstance(value, PersonRef) and (value.pid or value.platform_id)
+        elif arg.kind == "priority":
+            assert value in ("P1", "P2", "P3", "P4")
+        elif arg.kind == "text":
+            assert value.strip()

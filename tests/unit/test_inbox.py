@@ -264,3 +264,14 @@ async def test_healthz_reports_the_inbox_lag(database: str, clock: FakeClock) ->
         async with client.get("/healthz") as resp:
             data = await resp.json()
         assert data["inbox_lag_seconds"] == 4.0 and data["outbox_lag_seconds"] == 0
+
+
+def test_stored_rows_written_before_the_type_adapter_still_read() -> None:
+    """Rows queued by an older version (isoformat offsets, keys left out) deserialise the same."""
+    old = ('{"event_id": "Ev1", "actor": {"platform": "slack", "tenant": "T", "user_id": "U"}, '
+           '"place": {"platform": "slack", "tenant": "T", "channel": "C", "thread": null}, "message_id": "1.0", '
+           '"text": "hi", "files": [{"name": "a.png"}], "sent_at": "2026-11-23T07:00:00+00:00"}')
+    msg = inbox.deserialise(old)
+    assert msg.actor.platform is Platform.SLACK and msg.files[0].name == "a.png"
+    assert msg.sent_at is not None and msg.sent_at.utcoffset() is not None
+    assert inbox.deserialise(inbox.serialise(msg)) == msg

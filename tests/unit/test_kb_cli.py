@@ -1,4 +1,4 @@
-"""`chatdesk kb import` and `chatdesk kb search` (chatdesk/kb_cmd.py), against DESIGN.md section 2."""
+"""`chatdesk kb import` and `chatdesk kb search` (chatdesk/kb_cmd.py), against the README's command table."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.email.config import MailConfig, MailConfigError, ServerUrl
 from adapters.email.parse import image_size, parse_mail
 from adapters.email.sender import build_mail, render_text, starttls
-from adapters.email.settings import MailSettings, MailSettingsError, ServerUrl
 from bot.config import ConfigError, load_config, parse_config
 from bot.mail import IncomingMail, MailFile, automatic_reason, clean_subject, files_to_keep, short_id
 from bot.mailtext import html_to_text, signature_cids, strip_reply
@@ -134,14 +134,14 @@ def test_unreadable_headers_and_bodies_become_problems_not_errors() -> None:
 
 
 def test_mail_settings_parse_urls_and_name_the_bad_variable() -> None:
-    s = MailSettings.from_env(ENV)
+    s = MailConfig.from_env(ENV)
     assert s is not None and s.imap is not None and s.smtp is not None
     assert (s.imap.username, s.imap.password, s.imap.port, s.imap.folder) == (
         "support@desk.example", "p@ss", 993, "Support/Inbox")
     assert s.imap.tls and not s.smtp.tls and s.smtp.port == 587 and s.poll_seconds == 30
     assert s.unknown_folder is None and s.from_address == "support@desk.example"
     assert "p@ss" not in s.imap.describe()
-    assert MailSettings.from_env({}) is None
+    assert MailConfig.from_env({}) is None
     bad = [
         ({**ENV, "CHATDESK_IMAP_URL": "pop3://x@y/INBOX"}, "CHATDESK_IMAP_URL: the scheme"),
         ({**ENV, "CHATDESK_IMAP_URL": "imap://host/INBOX"}, "CHATDESK_IMAP_URL: needs a user"),
@@ -153,8 +153,8 @@ def test_mail_settings_parse_urls_and_name_the_bad_variable() -> None:
         ({**ENV, "CHATDESK_IMAP_UNKNOWN_FOLDER": "Support/Inbox"}, "CHATDESK_IMAP_UNKNOWN_FOLDER:"),
     ]
     for env, message in bad:
-        with pytest.raises(MailSettingsError, match=message.replace("(", r"\(")) as exc:
-            MailSettings.from_env(env)
+        with pytest.raises(MailConfigError, match=message.replace("(", r"\(")) as exc:
+            MailConfig.from_env(env)
         assert "p@ss" not in str(exc.value)
 
 
@@ -164,7 +164,8 @@ def test_settings_error_names_the_mail_variable() -> None:
     with pytest.raises(SettingsError, match="CHATDESK_MAIL_FROM"):
         Settings.from_env({**ENV, "CHATDESK_MAIL_FROM": ""})
     s = Settings.from_env(ENV)
-    assert s.mail is not None and s.mail.imap is not None
+    mail = s.mail()
+    assert mail is not None and mail.imap is not None
 
 
 def test_config_email_keys_are_validated_with_their_paths() -> None:
@@ -194,7 +195,7 @@ def test_config_email_keys_are_validated_with_their_paths() -> None:
 
 
 def test_replies_render_as_threaded_plain_mail() -> None:
-    s = MailSettings.from_env(ENV)
+    s = MailConfig.from_env(ENV)
     assert s is not None
     dest = Destination(Platform.EMAIL, "mb", "mb", "first@acme.fi", user="matti@acme.fi", customer_visible=True,
                        subject="[ACME-1] Export", references=("first@acme.fi", "second@acme.fi"))
@@ -212,7 +213,7 @@ def test_replies_render_as_threaded_plain_mail() -> None:
 
 def test_a_password_goes_to_a_remote_smtp_server_only_over_tls() -> None:
     def url(text: str) -> ServerUrl:
-        s = MailSettings.from_env({**ENV, "CHATDESK_SMTP_URL": text})
+        s = MailConfig.from_env({**ENV, "CHATDESK_SMTP_URL": text})
         assert s is not None and s.smtp is not None
         return s.smtp
 

@@ -22,6 +22,7 @@ from bot.config import load_config
 from bot.core import Helpdesk
 from bot.identity import Who, resolve
 from bot.types import Actor, IncomingMessage, Invocation, Place, Platform
+from bot.views import when as local_time
 from storage import db
 from storage.config_apply import apply_config
 from storage.models import Customer, OutboxMessage, Person, SlaNotice, Ticket
@@ -353,11 +354,11 @@ async def test_run_logs_a_failed_sweep_and_keeps_going(database: str, world: Wor
 
 def test_local_time_names_the_day_when_it_is_not_today() -> None:
     now = helsinki("2026-11-23 12:00")
-    assert reminders.local_time(helsinki("2026-11-23 13:00"), "Europe/Helsinki", now) == "13:00 EET"
-    assert reminders.local_time(helsinki("2026-11-24 09:00"), "Europe/Helsinki", now) == "Tue 24 Nov 09:00 EET"
+    assert local_time(helsinki("2026-11-23 13:00"), "Europe/Helsinki", now) == "13:00 EET"
+    assert local_time(helsinki("2026-11-24 09:00"), "Europe/Helsinki", now) == "Tue 24 Nov 09:00 EET"
     summer = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-    assert reminders.local_time(summer, "Europe/Helsinki", summer) == "12:00 EEST"
-    assert reminders.local_time(summer, "America/New_York", summer) == "05:00 EDT"
+    assert local_time(summer, "Europe/Helsinki", summer) == "12:00 EEST"
+    assert local_time(summer, "America/New_York", summer) == "05:00 EDT"
 
 
 # --- several workers on PostgreSQL --------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The report (DESIGN.md section 5) on a small hand-built history played on a fake clock:
+"""The report on a small hand-built history played on a fake clock:
 JSON numbers, CSV and table output, and `chatdesk report`'s refusals of bad input."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from bot.clock import FakeClock
 from bot.config import load_config
+from bot.reports import CSV_COLUMNS, ReportError, build_report, period_for
 from chatdesk import cli, report_cmd
 from storage import db
 from storage.config_apply import apply_config
-from storage.reports import CSV_COLUMNS, ReportError, build_report, period_for
 from tests.conftest import MONDAY_9_HELSINKI, ORG_YAML
 from tests.scenarios.console_driver import ConsoleWorld
 

@@ -1,4 +1,4 @@
-"""Business-time SLA arithmetic (bot/sla.py), against DESIGN.md section 6.
+"""Business-time SLA arithmetic (bot/sla.py), against the README's SLA semantics.
 
 The table tests re-express, in our calendar format, the documented behaviour of
 other helpdesks' SLA clocks and of the business_time gem; each group cites where
@@ -58,7 +58,7 @@ def minutes_after(cal: Calendar, start: str, minutes: float, pauses=()) -> datet
     return add_business_minutes(cal, wall(cal, start), minutes, pauses)
 
 
-# The calendars of DESIGN.md section 4.
+# The calendars of the README's example config.
 HELSINKI_OFFICE = Calendar.from_config(
     {
         "timezone": "Europe/Helsinki",
@@ -185,7 +185,7 @@ def test_zammad_ticket_reopened_pauses_add_up() -> None:
 def test_zammad_pending_to_open_lands_on_closing() -> None:
     # Created 09:00 UTC, pending 10:00-15:00 UTC, first response 120: 60 minutes before
     # the pause and 60 after it end exactly at closing (18:00 Berlin = 16:00 UTC).
-    # Zammad reports the next opening (2013-06-05 07:00 UTC); DESIGN.md section 6 says
+    # Zammad reports the next opening (2013-06-05 07:00 UTC); the README's SLA semantics say
     # a deadline landing exactly at closing stays at closing.
     pauses = [(z("2013-06-04 10:00"), z("2013-06-04 15:00"))]
     deadline = add_business_minutes(ZAMMAD_9_18_ALL_WEEK, z("2013-06-04 09:00"), 120, pauses)
@@ -330,7 +330,7 @@ def test_chatwoot_validation(period: str, message: str) -> None:
     assert message in err.value.message
 
 
-# --- DESIGN.md section 6: DST weeks ---------------------------------------------------
+# --- SLA semantics: DST weeks ---------------------------------------------------
 # Europe/Helsinki: 2026-03-29 03:00 -> 04:00 (01:00 UTC), 2026-10-25 04:00 -> 03:00 (01:00 UTC).
 # America/New_York: 2026-03-08 02:00 -> 03:00 (07:00 UTC), 2026-11-01 02:00 -> 01:00 (06:00 UTC).
 
@@ -440,7 +440,7 @@ def test_server_time_zone_never_matters(monkeypatch: pytest.MonkeyPatch) -> None
         time.tzset()
 
 
-# --- DESIGN.md section 6: several periods, holidays, edges ----------------------------
+# --- SLA semantics: several periods, holidays, edges ----------------------------
 
 
 def test_several_periods_a_day() -> None:
@@ -468,7 +468,7 @@ def test_holidays() -> None:
     assert minutes_after(cal, "2026-12-23 15:00", 120) == wall(cal, "2026-12-28 09:00")
     assert next_opening(cal, wall(cal, "2026-12-24 10:00")) == wall(cal, "2026-12-28 08:00")
     assert not is_open(cal, wall(cal, "2026-12-24 10:00"))
-    # P4 resolution of DESIGN.md section 4 (4800 minutes) across Christmas: 39 h a week.
+    # P4 resolution of the example config (4800 minutes) across Christmas: 39 h a week.
     assert minutes_after(cal, "2026-12-23 16:00", 4800) == wall(cal, "2027-01-11 10:00")
 
 

@@ -1,4 +1,4 @@
-"""`chatdesk sla due` (chatdesk/sla_cmd.py), against DESIGN.md section 2."""
+"""`chatdesk sla due` (chatdesk/sla_cmd.py), against the README's command table."""
 
 from __future__ import annotations
 

@@ -17,14 +17,15 @@ from chatdesk.settings import Settings
 
 def test_mount_is_off_without_credentials() -> None:
     app = web.Application()
-    assert slack_app.mount(app, Settings(), Helpdesk()) is None
-    assert slack_app.mount(app, Settings(slack_bot_token="xoxb-1"), Helpdesk()) is None
+    assert slack_app.mount(app, Settings().slack(), Helpdesk()) is None
+    assert slack_app.mount(app, Settings(slack_bot_token="xoxb-1").slack(), Helpdesk()) is None
     assert not [r for r in app.router.routes() if r.resource and r.resource.canonical == slack_app.EVENTS_PATH]
 
 
 def test_mount_serves_events_and_returns_the_sender() -> None:
     app = web.Application()
-    sender = slack_app.mount(app, Settings(slack_bot_token="xoxb-1", slack_signing_secret="s"), Helpdesk())
+    sender = slack_app.mount(app, Settings(slack_bot_token="xoxb-1", slack_signing_secret="s").slack(),
+                             Helpdesk())
     assert isinstance(sender, SlackSender)
     routes = [(r.method, r.resource.canonical) for r in app.router.routes() if r.resource]
     assert ("POST", slack_app.EVENTS_PATH) in routes

@@ -71,7 +71,7 @@ def test_events_match_the_app(manifest: dict[str, Any]) -> None:
 
 def _adapter() -> slack_app.SlackAdapter:
     settings = Settings(slack_bot_token="xoxb-test", slack_signing_secret="secret")
-    return slack_app.SlackAdapter(settings, Helpdesk())
+    return slack_app.SlackAdapter(settings.slack(), Helpdesk())
 
 
 async def _listeners_for(adapter: slack_app.SlackAdapter, body: dict[str, Any]) -> list[str]:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from adapters.teams.render import CARD_CONTENT_TYPE, InternalReplyRefused, card, markdown, message
-from adapters.teams.sender import delivery_error, retry_after
+from adapters.teams.sender import delivery_error
 from bot.types import Audience, Button, Destination, Field, Platform, Reply
+from storage.retry import retry_after
 
 CUSTOMER_THREAD = Destination(Platform.TEAMS, "t", "19:acme@thread.tacv2", "1", customer_visible=True)
 TRIAGE = Destination(Platform.TEAMS, "t", "19:triage@thread.tacv2")

@@ -1,4 +1,4 @@
-"""The mail channel's settings from the environment: CHATDESK_IMAP_*, CHATDESK_SMTP_URL, CHATDESK_MAIL_FROM.
+"""What the mail channel needs from the environment: CHATDESK_IMAP_*, CHATDESK_SMTP_URL, CHATDESK_MAIL_FROM.
 
 Each error names its variable. Passwords never appear in an error or in `describe()`.
 """
@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from bot.config import EMAIL_ADDRESS
 
 
-class MailSettingsError(ValueError):
+class MailConfigError(ValueError):
     pass
 
 
@@ -47,7 +47,7 @@ class ServerUrl:
 
 
 @dataclass(frozen=True)
-class MailSettings:
+class MailConfig:
     imap: ServerUrl | None = None
     poll_seconds: float = 30.0
     unknown_folder: str | None = None  # where mail from strangers goes; None leaves it unseen
@@ -65,7 +65,7 @@ class MailSettings:
         return f"{self.imap.username}@{self.imap.host}:{self.imap.port}/{self.imap.folder}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> MailSettings | None:
+    def from_env(cls, env: Mapping[str, str]) -> MailConfig | None:
         """None when no mail variable is set (the mail channel is off)."""
         names = ("CHATDESK_IMAP_URL", "CHATDESK_SMTP_URL", "CHATDESK_MAIL_FROM")
         if not any(env.get(n) for n in names):
@@ -75,14 +75,14 @@ class MailSettings:
         smtp = _url("CHATDESK_SMTP_URL", env.get("CHATDESK_SMTP_URL", ""), ("smtp", "smtps"), {"smtp": 25,
                                                                                                "smtps": 465})
         if imap is not None and imap.username is None:
-            raise MailSettingsError("CHATDESK_IMAP_URL: needs a user and password (imaps://user:pass@host/INBOX)")
+            raise MailConfigError("CHATDESK_IMAP_URL: needs a user and password (imaps://user:pass@host/INBOX)")
         if imap is not None and smtp is None:
-            raise MailSettingsError("CHATDESK_SMTP_URL: mail intake needs an SMTP server for the acknowledgements "
+            raise MailConfigError("CHATDESK_SMTP_URL: mail intake needs an SMTP server for the acknowledgements "
                                     "and replies (smtp://host:587 or smtps://user:pass@host)")
         mail_from = env.get("CHATDESK_MAIL_FROM", "").strip()
         address = parseaddr(mail_from)[1]
         if not mail_from or not EMAIL_ADDRESS.match(address):
-            raise MailSettingsError(f"CHATDESK_MAIL_FROM: {mail_from!r} is not a mail address "
+            raise MailConfigError(f"CHATDESK_MAIL_FROM: {mail_from!r} is not a mail address "
                                     "(support@example.com or 'Support <support@example.com>')")
         text = env.get("CHATDESK_IMAP_POLL_SECONDS", "30")
         try:
@@ -90,11 +90,11 @@ class MailSettings:
             if not 1 <= poll <= 3600:
                 raise ValueError
         except ValueError:
-            raise MailSettingsError(f"CHATDESK_IMAP_POLL_SECONDS: {text!r} is not a number of seconds (1-3600)"
+            raise MailConfigError(f"CHATDESK_IMAP_POLL_SECONDS: {text!r} is not a number of seconds (1-3600)"
                                     ) from None
         unknown = env.get("CHATDESK_IMAP_UNKNOWN_FOLDER", "").strip() or None
         if unknown is not None and imap is not None and unknown == imap.folder:
-            raise MailSettingsError("CHATDESK_IMAP_UNKNOWN_FOLDER: must differ from the folder that is read")
+            raise MailConfigError("CHATDESK_IMAP_UNKNOWN_FOLDER: must differ from the folder that is read")
         return cls(imap=imap, poll_seconds=poll, unknown_folder=unknown, smtp=smtp, mail_from=mail_from)
 
 
@@ -106,13 +106,13 @@ def _url(name: str, text: str, schemes: tuple[str, ...], ports: dict[str, int]) 
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
-        raise MailSettingsError(f"{name}: not a URL ({exc})") from None
+        raise MailConfigError(f"{name}: not a URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in schemes:
-        raise MailSettingsError(f"{name}: the scheme must be {' or '.join(s + '://' for s in schemes)}, "
+        raise MailConfigError(f"{name}: the scheme must be {' or '.join(s + '://' for s in schemes)}, "
                                 f"not {scheme + '://' if scheme else 'nothing'}")
     if not parts.hostname:
-        raise MailSettingsError(f"{name}: names no host")
+        raise MailConfigError(f"{name}: names no host")
     folder = unquote(parts.path.lstrip("/")) or "INBOX"
     return ServerUrl(scheme=scheme, host=parts.hostname, port=port or ports[scheme],
                      username=unquote(parts.username) if parts.username else None,

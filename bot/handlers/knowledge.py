@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from bot import tickets as svc
 from bot.commands import TICKET_KEY, Command
-from bot.handlers import Env, handler, load_ticket, say
+from bot.handlers.base import Env, Handlers, load_ticket, say
+from bot.statuses import Role
 from bot.types import Audience, Reply
 from kb import service as kb_service
 from storage.models import Message
 
+HANDLERS = Handlers()
 
-@handler("kb")
+
+@HANDLERS.command("kb")
 async def _kb(env: Env, cmd: Command) -> list[Reply]:
     words = (cmd.get("text") or "").strip()
     first, _, rest = words.partition(" ")
@@ -48,7 +51,7 @@ async def _solved(env: Env, text: str) -> list[Reply]:
     key, _, article_id = text.partition(" ")
     if not TICKET_KEY.match(key) or not article_id.strip():
         raise svc.Refusal("usage: `/helpdesk kb solved KEY ARTICLE-ID` (the \"Solved it\" button does this)")
-    if env.who.role != "contact":
+    if env.who.role != Role.CONTACT:
         raise svc.Refusal("not allowed: only the customer's contacts say an article solved their ticket")
     ticket = await load_ticket(env, key.upper())
     contact_id = env.who.contact.id if env.who.contact else None

@@ -1,17 +1,16 @@
-"""Command handlers: (who, command) in, a list of Reply values out. No chat API is called here."""
+"""The ticket commands: open, show, queue, assign, prioritise, rank, status, wait, notes, replies,
+resolve, close, reopen and the SLA view."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
-
 from bot import clocks
 from bot import tickets as svc
-from bot.commands import Command, PersonRef, help_text
-from bot.identity import Who, ensure_contact, person_by_ref
-from bot.types import Audience, Button, Field, Invocation, Platform, Reply
+from bot.commands import Command, help_text
+from bot.handlers.base import Env, Handlers, load_ticket, person_for, public, say, store_public, triage, zone_of
+from bot.identity import ensure_contact
+from bot.process import delivery_card, route_new_ticket
+from bot.statuses import PAUSING_STATUSES, REACHED_ONLY_BY, Role, Status, status_label
+from bot.types import Audience, Button, Field, Platform, Reply
 from bot.views import (
     MAX_SUGGESTIONS,
     TYPE_NAMES,
@@ -25,79 +24,16 @@ from bot.views import (
 )
 from storage.models import ChannelBinding, Customer, Person, Ticket
 
-if TYPE_CHECKING:
-    from bot.core import Helpdesk
+HANDLERS = Handlers()
 
 
-@dataclass
-class Env:
-    desk: Helpdesk
-    who: Who
-    now: datetime
-    invocation: Invocation
-
-    @property
-    def message_id(self) -> str:
-        """A stable id for a message a command adds, so a retried command stores it once."""
-        return f"cmd:{self.invocation.event_id}"
-
-
-Handler = Callable[[Env, Command], Awaitable[list[Reply]]]
-HANDLERS: dict[str, Handler] = {}
-
-
-def handler(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
-        return fn
-
-    return register
-
-
-def say(text: str, **kw: Any) -> Reply:
-    return Reply(text, **kw)
-
-
-async def load_ticket(env: Env, key: str) -> Ticket:
-    """The ticket, if this caller may see it; a contact never learns another customer's tickets exist."""
-    ticket = await Ticket.filter(key=key).first()
-    if ticket is None or (not env.who.is_agent and (env.who.customer is None
-                                                    or ticket.customer_id != env.who.customer.id)):
-        raise svc.Refusal(f"no ticket {key}")
-    return ticket
-
-
-async def person_for(env: Env, ref: PersonRef) -> Person:
-    person = await person_by_ref(ref.pid, ref.platform_id, env.who.actor.platform)
-    if person is None:
-        raise svc.Refusal(f"{ref} is not a consultant or lead in chatdesk's config")
-    return person
-
-
-async def zone_of(ticket: Ticket) -> str:
-    return (await svc.sla_context(ticket.customer_id)).calendar.timezone
-
-
-def public(ticket: Ticket, text: str, **kw: Any) -> Reply:
-    return Reply(text, audience=Audience.THREAD, ticket_key=ticket.key, **kw)
-
-
-def triage(ticket: Ticket, text: str, **kw: Any) -> Reply:
-    return Reply(text, audience=Audience.TRIAGE, ticket_key=ticket.key, internal=True, kind="notice", **kw)
-
-
-async def store_public(env: Env, ticket: Ticket, text: str) -> None:
-    await svc.store_message(ticket, env.who, platform=env.who.actor.platform.value, message_id=env.message_id,
-                            text=text, internal=False, now=env.now)
-
-
-@handler("help")
+@HANDLERS.command("help")
 async def _help(env: Env, cmd: Command) -> list[Reply]:
-    role = None if env.who.role == "stranger" else env.who.role
+    role = None if env.who.role == Role.STRANGER else env.who.role
     return [say(help_text(cmd.get("topic"), role))]
 
 
-@handler("new")
+@HANDLERS.command("new")
 async def _new(env: Env, cmd: Command) -> list[Reply]:
     who, text = env.who, cmd.get("text", "")
     customer: Customer | None = None
@@ -110,7 +46,7 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
         customer = who.customer
     if customer is None:
         raise svc.Refusal("name the customer: `/helpdesk new ACME <what is wrong>`")
-    if who.role == "contact":
+    if who.role == Role.CONTACT:
         await ensure_contact(who, env.now)
     platform, tenant, channel = await _customer_channel(env, customer)
     ticket = await svc.create_ticket(who, customer, text, env.now, platform=platform, tenant=tenant,
@@ -121,8 +57,6 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
     lines = [f"*{ticket.key}* opened by {who.name}: {ticket.title}", *suggestion_lines(suggestions)]
     root = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="thread_root",
                  buttons=solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
-    from bot.process import route_new_ticket
-
     return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
             triage_announcement(ticket, customer.name, text), *await route_new_ticket(ticket, customer, who.person)]
 
@@ -139,7 +73,7 @@ async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str
     return b.platform, b.tenant, b.channel
 
 
-@handler("show")
+@HANDLERS.command("show")
 async def _show(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     assignee = await Person.filter(id=ticket.assignee_id).first() if ticket.assignee_id else None
@@ -150,16 +84,16 @@ async def _show(env: Env, cmd: Command) -> list[Reply]:
                 fields=(Field("Customer", customer.name), *fields), buttons=buttons, ticket_key=ticket.key)]
 
 
-@handler("queue")
+@HANDLERS.command("queue")
 async def _queue(env: Env, cmd: Command) -> list[Reply]:
     who = env.who
-    if who.role == "contact":
+    if who.role == Role.CONTACT:
         assert who.customer is not None
         rows = await Ticket.filter(customer_id=who.customer.id, status__in=svc.OPEN_STATUSES).order_by("number")
         if not rows:
             return [say(f"{who.customer.name} has no open tickets.")]
         lines = [f"Open tickets of {who.customer.name}:"]
-        lines += [f"• {t.key} {t.title} ({t.status.replace('_', ' ')})" for t in rows]
+        lines += [f"• {t.key} {t.title} ({status_label(t.status)})" for t in rows]
         return [say("\n".join(lines))]
     person = await person_for(env, cmd.get("person")) if cmd.get("person") else who.person
     assert person is not None
@@ -170,8 +104,8 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
     for i, t in enumerate(tickets, start=1):
         if t.escalation_at:
             left = time_left(t.escalation_at, env.now)
-        elif t.status in clocks.PAUSING_STATUSES:
-            left = f"SLA paused ({t.status.replace('_', ' ')})"
+        elif t.status in PAUSING_STATUSES:
+            left = f"SLA paused ({status_label(t.status)})"
         else:
             left = "no SLA clock running"
         rank = f"#{t.rank}" if t.rank else "unranked"
@@ -192,20 +126,20 @@ async def _assign_to(env: Env, ticket: Ticket, person: Person) -> list[Reply]:
     return replies
 
 
-@handler("claim")
+@HANDLERS.command("claim")
 async def _claim(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     assert env.who.person is not None
     return await _assign_to(env, ticket, env.who.person)
 
 
-@handler("assign")
+@HANDLERS.command("assign")
 async def _assign(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     return await _assign_to(env, ticket, await person_for(env, cmd.get("person")))
 
 
-@handler("priority")
+@HANDLERS.command("priority")
 async def _priority(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     old = await svc.set_priority(ticket, env.who, cmd.get("priority"), env.now)
@@ -216,7 +150,7 @@ async def _priority(env: Env, cmd: Command) -> list[Reply]:
     return [say(text), triage(ticket, f"{text} (by {env.who.name})")]
 
 
-@handler("rank")
+@HANDLERS.command("rank")
 async def _rank(env: Env, cmd: Command) -> list[Reply]:
     person = await person_for(env, cmd.get("person"))
     ordered = await svc.rank(person, cmd.get("keys"), env.who, env.now)
@@ -226,7 +160,7 @@ async def _rank(env: Env, cmd: Command) -> list[Reply]:
                   audience=Audience.DM, person=person.pid, internal=True, kind="notice")]
 
 
-@handler("type")
+@HANDLERS.command("type")
 async def _type(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     old = await svc.set_type(ticket, env.who, cmd.get("type"), env.now)
@@ -234,22 +168,24 @@ async def _type(env: Env, cmd: Command) -> list[Reply]:
     return [say(f"{ticket.key} type {TYPE_NAMES[old]} → {TYPE_NAMES[ticket.type]}.")]
 
 
-@handler("status")
+@HANDLERS.command("status")
 async def _status(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     status = cmd.get("status")
     if status == "resolved":
         raise svc.Refusal(f"resolve with a resolution the customer sees: `/helpdesk resolve {ticket.key} <text>`")
-    if status in ("awaiting_approval", "in_production"):
-        how = "send an estimate (`/helpdesk estimate`)" if status == "awaiting_approval" else "the customer accepts"
-        raise svc.Refusal(f"not allowed: {status.replace('_', ' ')} is reached when {how}")
+    if status in REACHED_ONLY_BY:
+        raise svc.Refusal(f"not allowed: {status_label(status)} is reached when {REACHED_ONLY_BY[status]}")
     old = ticket.status
     await svc.change_status(ticket, env.who, status, env.now, check=True)
     await svc.save(ticket, env.now)
-    return [say(f"{ticket.key} {old.replace('_', ' ')} → {status.replace('_', ' ')}.")]
+    replies = [say(f"{ticket.key} {status_label(old)} → {status_label(status)}.")]
+    if status == Status.DELIVERED_TO_TEST and old != status:
+        replies.append(delivery_card(ticket, env.who.name))  # the customer is asked to accept
+    return replies
 
 
-@handler("wait")
+@HANDLERS.command("wait")
 async def _wait(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     await svc.change_status(ticket, env.who, "waiting_on_customer", env.now, check=True)
@@ -265,7 +201,7 @@ async def _wait(env: Env, cmd: Command) -> list[Reply]:
     return replies
 
 
-@handler("note")
+@HANDLERS.command("note")
 async def _note(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     await svc.store_message(ticket, env.who, platform=env.who.actor.platform.value, message_id=env.message_id,
@@ -275,7 +211,7 @@ async def _note(env: Env, cmd: Command) -> list[Reply]:
     return [say(f"Internal note added to {ticket.key} (the customer does not see it).", internal=True)]
 
 
-@handler("reply")
+@HANDLERS.command("reply")
 async def _reply(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     if ticket.status == "closed":
@@ -287,7 +223,7 @@ async def _reply(env: Env, cmd: Command) -> list[Reply]:
     return [say(f"Replied in {ticket.key}'s thread."), public(ticket, f"*{env.who.name}*: {cmd.get('text')}")]
 
 
-@handler("resolve")
+@HANDLERS.command("resolve")
 async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     if ticket.status in svc.DONE_STATUSES:
@@ -297,8 +233,6 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     await store_public(env, ticket, text)
     if ticket.first_response_at is None or ticket.sla_state.get("next_response_start"):
         await svc.on_agent_public_reply(ticket, env.who, env.now)
-    clocks.record(ticket.sla_state, "resolution",
-                  met=ticket.resolution_due is None or env.now <= ticket.resolution_due)
     await svc.change_status(ticket, env.who, "resolved", env.now, reason=text)
     await svc.save(ticket, env.now)
     rating = tuple(Button(f"{n}★", f"rate {ticket.key} {n}") for n in range(1, 6))
@@ -311,7 +245,7 @@ async def _resolve(env: Env, cmd: Command) -> list[Reply]:
     ]
 
 
-@handler("close")
+@HANDLERS.command("close")
 async def _close(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     await svc.change_status(ticket, env.who, "closed", env.now, check=True)
@@ -319,18 +253,18 @@ async def _close(env: Env, cmd: Command) -> list[Reply]:
     return [say(f"{ticket.key} closed.")]
 
 
-@handler("reopen")
+@HANDLERS.command("reopen")
 async def _reopen(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     if ticket.status not in svc.DONE_STATUSES:
-        raise svc.Refusal(f"{ticket.key} is {ticket.status.replace('_', ' ')}, not resolved or closed")
+        raise svc.Refusal(f"{ticket.key} is {status_label(ticket.status)}, not resolved or closed")
     await svc.change_status(ticket, env.who, "in_progress", env.now, reason=cmd.get("text"))
     await svc.save(ticket, env.now)
     reason = f": {cmd.get('text')}" if cmd.get("text") else ""
     return [say(f"{ticket.key} reopened."), triage(ticket, f"{ticket.key} reopened by {env.who.name}{reason}")]
 
 
-@handler("sla")
+@HANDLERS.command("sla")
 async def _sla(env: Env, cmd: Command) -> list[Reply]:
     ticket = await load_ticket(env, cmd.get("key"))
     ctx = await svc.sla_context(ticket.customer_id)
@@ -354,14 +288,3 @@ async def _sla(env: Env, cmd: Command) -> list[Reply]:
     fields.append(Field("paused", f"{clocks.minutes_text(paused_total)} of business time"))
     return [say(f"SLA for {ticket.key} ({ticket.priority}, {ctx.contract.name} contract, "
                 f"{ctx.calendar.timezone})", fields=tuple(fields), ticket_key=ticket.key)]
-
-
-def _later(name: str) -> Handler:
-    async def not_yet(env: Env, cmd: Command) -> list[Reply]:
-        raise svc.Refusal(f"`{name}` is not available in this version of chatdesk yet")
-
-    return not_yet
-
-
-for _name in ("privacy",):
-    HANDLERS.setdefault(_name, _later(_name))

@@ -1,0 +1,77 @@
+"""One desk and its background workers (inbox, outbox, SLA reminders, the mailbox poller), started and
+stopped the same way under `chatdesk serve` and `chatdesk socket`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from adapters.email import app as mail_app
+from adapters.email.config import MailConfig
+from bot import reminders
+from bot.clock import Clock, SystemClock
+from bot.core import Helpdesk
+from storage import db, inbox, outbox
+
+STOP_TIMEOUT = 10  # seconds each worker gets to finish its current item on shutdown
+
+
+class Runtime:
+    """A Helpdesk wired to its workers. Without workers (an embedded app, the test harnesses) messages
+    are processed in the request, as one transaction; with them they go through the inbox."""
+
+    def __init__(self, clock: Clock | None = None, *, workers: bool = True, mail: MailConfig | None = None) -> None:
+        self.outbox_wake = asyncio.Event()
+        self.inbox_wake = asyncio.Event()
+        self.inbox = inbox.Inbox(wake=self.inbox_wake.set) if workers else None
+        self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=self.outbox_wake.set, inbox=self.inbox)
+        self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
+        self.workers = workers
+        self.mail = mail  # with CHATDESK_SMTP_URL replies go out by mail; with CHATDESK_IMAP_URL mail comes in
+        mail_sender = mail_app.sender(mail)
+        if mail_sender is not None:
+            self.senders["email"] = mail_sender
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if not self.workers:
+            return
+        self._stop.clear()
+        self._tasks = [
+            asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake)),
+            asyncio.create_task(inbox.run_worker(self.desk.process_inbox_one, self._stop, self.inbox_wake,
+                                                 self.inbox)),
+            asyncio.create_task(reminders.run(self.desk, self._stop)),
+            *mail_app.workers(self.mail, self.desk, self._stop),
+        ]
+
+    async def stop(self) -> None:
+        """Store what the inbox holds, then let each worker finish its current item."""
+        if self.inbox is not None:
+            with contextlib.suppress(Exception):
+                await self.inbox.flush()
+        self._stop.set()
+        self.outbox_wake.set()
+        self.inbox_wake.set()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=STOP_TIMEOUT)
+        self._tasks = []
+
+    @contextlib.asynccontextmanager
+    async def running(self, database_url: str | None) -> AsyncIterator[Runtime]:
+        """The database opened (when a URL is given), the workers running, for the body's duration."""
+        if database_url:
+            await db.init(database_url)
+        try:
+            self.start()
+            try:
+                yield self
+            finally:
+                await self.stop()
+        finally:
+            if database_url:
+                await db.close()
