@@ -73,6 +73,9 @@ class ChannelConfig(_Strict):
         if self.platform == "slack":
             if not self.channel:
                 raise ValueError("a slack channel needs 'channel' (the channel id, e.g. C0ACME)")
+            if not self.team:
+                raise ValueError("a slack channel needs 'team' (the workspace id its people belong to, e.g. "
+                                 "T0ACME): only people of that workspace count as the customer's contacts")
             if self.tenant or self.conversation:
                 raise ValueError("a slack channel takes 'team' and 'channel', not 'tenant'/'conversation'")
         else:

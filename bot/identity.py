@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,6 +11,8 @@ from bot.types import Actor, Place, Platform
 from storage.models import ChannelBinding, Contact, Customer, Person
 
 CONSOLE_TRIAGE = "triage"
+
+log = logging.getLogger("chatdesk.identity")
 
 
 @dataclass
@@ -68,21 +71,52 @@ async def find_binding(place: Place) -> ChannelBinding | None:
     return await ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first()
 
 
+def binding_admits(binding: ChannelBinding, place: Place) -> bool:
+    """A Teams activity counts for a binding only from the binding's own tenant.
+
+    Conversation ids are not secrets: without this check, an activity naming ACME's
+    conversation with another tenant's id would act in ACME's channel.
+    """
+    if place.platform != Platform.TEAMS or not binding.tenant:
+        return True
+    return place.tenant == binding.tenant
+
+
+def contact_admitted(actor: Actor, binding: ChannelBinding) -> bool:
+    """Only people of the customer's own workspace (Slack) or tenant (Teams) are its contacts.
+
+    A shared channel can hold several organisations: a user of one customer's
+    workspace posting in another customer's channel must not become its contact.
+    """
+    if actor.platform == Platform.CONSOLE:
+        return True
+    return bool(binding.tenant) and actor.tenant == binding.tenant
+
+
 async def resolve(actor: Actor, place: Place) -> Who:
     person = await find_person(actor.platform, actor.user_id, actor.aad_object_id)
     binding = None if place.is_direct else await find_binding(place)
+    if binding is not None and not binding_admits(binding, place):
+        log.warning("ignored a %s activity for channel %s from tenant %s: the channel belongs to tenant %s",
+                    place.platform.value, place.channel, place.tenant, binding.tenant)
+        return Who(actor, place, Role.STRANGER)
     customer = None
     if binding is not None and binding.purpose == "customer" and binding.customer_id is not None:
         customer = await Customer.get(id=binding.customer_id)
     if person is not None:
         return Who(actor, place, person.role, person=person, customer=customer, binding=binding)
-    if customer is not None:
+    if customer is not None and binding is not None:
+        if not contact_admitted(actor, binding):
+            log.warning("ignored %s user %s of workspace %s in %s's channel %s: not the customer's workspace",
+                        actor.platform.value, actor.user_id, actor.tenant or "(none)", customer.key, place.channel)
+            return Who(actor, place, Role.STRANGER)
         contact = await Contact.filter(
             platform=actor.platform.value, tenant=actor.tenant, user_id=actor.user_id, customer_id=customer.id
         ).first()
         return Who(actor, place, Role.CONTACT, contact=contact, customer=customer, binding=binding)
     # Elsewhere (a DM with the bot, say) a known contact keeps their role if they belong to one customer.
-    contacts = await Contact.filter(platform=actor.platform.value, user_id=actor.user_id).prefetch_related("customer")
+    contacts = await Contact.filter(platform=actor.platform.value, tenant=actor.tenant,
+                                    user_id=actor.user_id).prefetch_related("customer")
     if len({c.customer_id for c in contacts}) == 1:
         return Who(actor, place, Role.CONTACT, contact=contacts[0], customer=contacts[0].customer, binding=binding)
     return Who(actor, place, Role.STRANGER, binding=binding)

@@ -7,14 +7,12 @@ fetched from elsewhere, which its Content-Security-Policy also enforces) and ref
 itself by polling /board.json every few seconds; /board.json carries the same markup the
 page was first served with, so there is one renderer.
 
-Both answer 401 unless the request carries one of the org config's `board.tokens`, as
-`?token=...` or `Authorization: Bearer ...`.
+Both answer 401 unless the request carries one of the org config's `board.tokens`
+(chatdesk/board_auth.py: a bearer token, or `?token=...` once for a session cookie).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -27,10 +25,11 @@ from bot import tickets as svc
 from bot.clock import Clock
 from bot.statuses import PAUSING_STATUSES, status_label
 from bot.views import time_left, when
+from chatdesk.board_auth import BoardAuth
 from chatdesk.settings import Settings
 from storage.models import Customer, Person, Ticket
 
-TOKENS: web.AppKey[tuple[str, ...]] = web.AppKey("board_tokens", tuple)
+AUTH: web.AppKey[BoardAuth] = web.AppKey("board_auth", BoardAuth)
 CLOCK: web.AppKey[Clock] = web.AppKey("board_clock")
 WARNING_LEFT = 0.25  # under this fraction of a target left, a ticket shows as a warning
 REFRESH_SECONDS = 5
@@ -45,30 +44,10 @@ HEADERS = {
 def mount(app: web.Application, settings: Settings, clock: Clock) -> None:
     """Add /board and /board.json; the tokens are read once from the org config."""
     config = settings.org_config()
-    app[TOKENS] = tuple(config.board.tokens) if config else ()
+    app[AUTH] = BoardAuth(tuple(config.board.tokens) if config else (), clock)
     app[CLOCK] = clock
     app.router.add_get("/board", board_page)
     app.router.add_get("/board.json", board_json)
-
-
-def presented_token(request: web.Request) -> str:
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return request.query.get("token", "")
-
-
-def authorised(request: web.Request) -> str | None:
-    """The valid token the request carries, or None."""
-    given = presented_token(request).encode()
-    if not given:
-        return None
-    return next((t for t in request.app[TOKENS] if hmac.compare_digest(given, t.encode())), None)
-
-
-def unauthorised() -> web.Response:
-    return web.Response(status=401, text="401: the board needs a valid token (?token=... or Authorization: Bearer)\n",
-                        headers={"WWW-Authenticate": 'Bearer realm="chatdesk board"', **HEADERS})
 
 
 @dataclass(frozen=True)
@@ -153,25 +132,23 @@ def render_columns(data: dict[str, Any]) -> str:
 
 
 async def board_json(request: web.Request) -> web.Response:
-    if authorised(request) is None:
-        return unauthorised()
+    if (refused := await request.app[AUTH].check(request, HEADERS)) is not None:
+        return refused
     data = await board_data(request.app[CLOCK].now())
     return web.json_response({**data, "html": render_columns(data)}, headers=HEADERS)
 
 
 async def board_page(request: web.Request) -> web.Response:
-    token = authorised(request)
-    if token is None:
-        return unauthorised()
+    if (refused := await request.app[AUTH].check(request, HEADERS)) is not None:
+        return refused
     try:
         every = min(300, max(1, int(request.query.get("refresh", REFRESH_SECONDS))))
     except ValueError:
         every = REFRESH_SECONDS
     now = request.app[CLOCK].now()
     data = await board_data(now)
-    script_token = json.dumps(token).replace("<", "\\u003c").replace(">", "\\u003e")
     page = PAGE.format(columns=render_columns(data), generated=escape(now.strftime("%H:%M:%S UTC")),
-                       token=script_token, every=every * 1000)
+                       every=every * 1000)
     return web.Response(text=page, content_type="text/html", headers=HEADERS)
 
 
@@ -204,10 +181,9 @@ ol{{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.5
 <main id=board>{columns}</main>
 <script>
 (function () {{
-  var token = {token};
   var updated = document.getElementById("updated");
   function refresh() {{
-    fetch("board.json", {{headers: {{"Authorization": "Bearer " + token}}, cache: "no-store"}})
+    fetch("board.json", {{credentials: "same-origin", cache: "no-store"}})
       .then(function (r) {{ if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); }})
       .then(function (data) {{
         document.getElementById("board").innerHTML = data.html;

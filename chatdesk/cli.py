@@ -159,6 +159,8 @@ def console(as_: Annotated[str, typer.Option("--as", help="customer:ACME, consul
 
 @app.command("serve")
 def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: PORT or 3000).")] = None,
+          host: Annotated[str, typer.Option(help="Address to listen on: 0.0.0.0 (all, the default), "
+                                                  "127.0.0.1 (this machine only), ...")] = "0.0.0.0",
           workers: Annotated[int, typer.Option(help="Processes on one port (PostgreSQL only).")] = 1,
           reuse_port: Annotated[bool, typer.Option(hidden=True)] = False) -> None:
     """HTTP server: /slack/events, /api/messages, /healthz, /board."""
@@ -166,7 +168,7 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
 
     from chatdesk.server import build_app
 
-    s = settings()
+    s = settings().model_copy(update={"host": host})
     if workers < 1:
         raise fail("--workers must be at least 1")
     if workers > 1 and not db.is_postgres(s.database_url):
@@ -177,18 +179,22 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
         except ConfigError as exc:
             raise fail(f"{s.config_path}: {exc}") from None
     if workers > 1:
-        raise typer.Exit(_serve_workers(workers, port or s.port))
+        raise typer.Exit(_serve_workers(workers, host, port or s.port))
     logs.configure(s)
-    web.run_app(build_app(s), port=port or s.port, reuse_port=reuse_port or None,
+    try:
+        application = build_app(s)
+    except ValueError as exc:  # an adapter's settings that cannot work (the message names the variable)
+        raise fail(str(exc)) from None
+    web.run_app(application, host=host, port=port or s.port, reuse_port=reuse_port or None,
                 print=lambda m: out.print(m))
 
 
-def _serve_workers(workers: int, port: int) -> int:
+def _serve_workers(workers: int, host: str, port: int) -> int:
     """N processes share the port (SO_REUSEPORT); the database keeps them exactly-once."""
     import signal
     import subprocess
 
-    argv = [sys.executable, "-m", "chatdesk.cli", "serve", "--port", str(port), "--reuse-port"]
+    argv = [sys.executable, "-m", "chatdesk.cli", "serve", "--host", host, "--port", str(port), "--reuse-port"]
     children = [subprocess.Popen(argv) for _ in range(workers)]
     out.print(f"chatdesk: {workers} workers on port {port} (pids {', '.join(str(c.pid) for c in children)})")
 

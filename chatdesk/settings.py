@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     microsoft_app_id: str = Field(default="", validation_alias="MICROSOFT_APP_ID")
     microsoft_app_password: str = Field(default="", validation_alias="MICROSOFT_APP_PASSWORD")
     microsoft_app_tenant_id: str = Field(default="", validation_alias="MICROSOFT_APP_TENANT_ID")
+    # CHATDESK_TEAMS_EMULATOR=1: unauthenticated Teams activities, accepted only on loopback.
+    teams_emulator: bool = Field(default=False, validation_alias="CHATDESK_TEAMS_EMULATOR")
+    host: str = "0.0.0.0"  # the listening address: `chatdesk serve --host`
     port: int = Field(default=3000, validation_alias="PORT")
     imap_url: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_URL")
     imap_poll_seconds: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_POLL_SECONDS")
@@ -98,7 +101,7 @@ class Settings(BaseSettings):
     def teams(self) -> TeamsConfig:
         """The Teams adapter's part of the settings."""
         return TeamsConfig(app_id=self.microsoft_app_id, app_password=self.microsoft_app_password,
-                           tenant_id=self.microsoft_app_tenant_id)
+                           tenant_id=self.microsoft_app_tenant_id, emulator=self.teams_emulator, host=self.host)
 
     def mail(self) -> MailConfig | None:
         """The mail channel's part of the settings; None when no mail variable is set."""

@@ -16,6 +16,8 @@ the line, for bad front matter), and the other files are read as usual.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ MARKDOWN_SUFFIXES = (".md", ".markdown")
 MAX_ID_LENGTH = 200
 MAX_TITLE_LENGTH = 500
 MAX_URL_LENGTH = 1000
+
+log = logging.getLogger("chatdesk.kb")
 
 _HEADING = re.compile(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^(```|~~~)")
@@ -83,6 +87,8 @@ class ImportReport:
 def collect(paths: Iterable[str | Path]) -> list[Path]:
     """The Markdown files named by paths (folders are searched recursively), in a stable order.
 
+    Inside a folder, links are not followed out of it: a symlink to a file elsewhere (say
+    /etc/passwd renamed .md) or to a folder elsewhere is passed over with a warning.
     Raises MissingPathError naming every path that does not exist.
     """
     files: list[Path] = []
@@ -90,15 +96,7 @@ def collect(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.is_file()
-                    and p.suffix.lower() in MARKDOWN_SUFFIXES
-                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                )
-            )
+            files.extend(_markdown_in(path))
         elif path.is_file():
             files.append(path)
         else:
@@ -111,6 +109,25 @@ def collect(paths: Iterable[str | Path]) -> list[Path]:
     return list(unique)
 
 
+def _markdown_in(folder: Path) -> list[Path]:
+    root = folder.resolve()
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            candidate = here / name
+            if name.startswith(".") or candidate.suffix.lower() not in MARKDOWN_SUFFIXES:
+                continue
+            target = candidate.resolve()
+            if not target.is_relative_to(root):
+                log.warning("kb import: %s links outside %s; not imported", candidate, folder)
+                continue
+            if target.is_file():
+                found.append(candidate)
+    return sorted(found)
+
+
 def read_articles(
     files: Sequence[Path], progress: Callable[[Path], object] | None = None
 ) -> tuple[list[ParsedArticle], list[Skipped]]:
@@ -118,6 +135,9 @@ def read_articles(
     articles: dict[str, ParsedArticle] = {}
     skipped: list[Skipped] = []
     for file in files:
+        if file.suffix.lower() not in MARKDOWN_SUFFIXES:
+            skipped.append(Skipped(str(file), "not a Markdown file (.md)"))
+            continue
         try:
             article = parse_file(file)
         except ArticleError as exc:

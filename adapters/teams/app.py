@@ -2,9 +2,15 @@
 
 Every request is checked before botbuilder sees it, because botbuilder 4.17 answers
 500 for some malformed bodies, swallows others, and posts to the public Bot
-Framework host when an activity has no serviceUrl. Bad input gets a 4xx; with
-MICROSOFT_APP_ID set a request without a valid Bot Framework JWT gets 401 and
-nothing is stored. With an empty app id (local emulator mode) nothing is checked.
+Framework host when an activity has no serviceUrl. Bad input gets a 4xx.
+
+What is trusted:
+- With MICROSOFT_APP_ID set, a request needs a valid Bot Framework JWT (else 401,
+  nothing stored), and the activity's serviceUrl is used only when the token's
+  `serviceurl` claim vouches for it: replies go back only to Microsoft's connector.
+- Without it the route does not exist, unless CHATDESK_TEAMS_EMULATOR=1 switches on
+  emulator mode for a local test client: no token is checked, so the server must
+  listen on loopback only, and only loopback service URLs are accepted.
 
 Commands are answered in the turn (a reply to the command's activity); everything
 else goes through the outbox and the TeamsSender.
@@ -17,6 +23,7 @@ import binascii
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import TurnContext
@@ -25,7 +32,7 @@ from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory
 
 from adapters.teams import inbound, references, render
-from adapters.teams.config import TeamsConfig
+from adapters.teams.config import TeamsConfig, is_loopback_host
 from adapters.teams.sender import TeamsSender
 from bot.core import Helpdesk
 from bot.identity import find_person
@@ -88,6 +95,20 @@ def _signed_token(header: str) -> bool:
     return isinstance(data, dict) and data.get("alg") == "RS256" and bool(data.get("kid"))
 
 
+def is_loopback_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname or "")
+    except ValueError:
+        return False
+
+
+def vouched_service_url(claims: dict[str, Any], service_url: str) -> bool:
+    """Whether the validated token names this serviceUrl (botbuilder skips the check for some token kinds)."""
+    claimed = claims.get("serviceurl")
+    return isinstance(claimed, str) and claimed.rstrip("/").lower() == service_url.rstrip("/").lower()
+
+
 def conv_id(context: TurnContext) -> str:
     return str(context.activity.conversation.id or "")
 
@@ -100,7 +121,7 @@ class TeamsBot:
     def __init__(self, adapter: CloudAdapter, desk: Helpdesk, app_id: str) -> None:
         self.adapter = adapter
         self.desk = desk
-        self.app_id = app_id
+        self.app_id = app_id  # empty: emulator mode (mount() allows it only on loopback)
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -119,11 +140,21 @@ class TeamsBot:
             header = request.headers.get("Authorization", "")
             if not _signed_token(header):
                 return _problem(401, "a signed Bot Framework token is required")
+        elif not is_loopback_host(request.remote or ""):
+            return _problem(403, "emulator mode accepts requests from this machine only")
+        elif not is_loopback_url(activity["serviceUrl"]):
+            log.warning("Teams emulator: refused an activity whose serviceUrl is not on loopback")
+            return _problem(403, "emulator mode accepts only loopback service URLs")
         try:
             auth = await self.adapter.bot_framework_authentication.authenticate_request(parsed, header)
         except Exception as exc:
             log.warning("Teams request refused: %s: %s", type(exc).__name__, exc)
             return _problem(401, "the Bot Framework token is not valid")
+        if self.app_id:
+            claims = getattr(auth.claims_identity, "claims", None) or {}
+            if not vouched_service_url(claims, activity["serviceUrl"]):
+                log.warning("Teams request refused: the token does not vouch for its serviceUrl")
+                return _problem(401, "the Bot Framework token does not vouch for this serviceUrl")
 
         async def turn(context: TurnContext) -> None:
             await self._turn(context, activity)
@@ -180,11 +211,19 @@ class TeamsBot:
             self.desk.on_queued()
 
 
-def mount(app: web.Application, config: TeamsConfig, desk: Helpdesk) -> TeamsSender:
-    """Serve POST /api/messages and return the sender the outbox delivers Teams posts with."""
+def mount(app: web.Application, config: TeamsConfig, desk: Helpdesk) -> TeamsSender | None:
+    """Serve POST /api/messages and return the sender the outbox delivers Teams posts with.
+
+    Without MICROSOFT_APP_ID (and without the emulator switched on) Teams is off: no route.
+    """
     config.check()
-    if not config.app_id:
-        log.info("Teams: emulator mode (MICROSOFT_APP_ID is empty): requests are not authenticated")
+    if not config.enabled:
+        return None
+    if config.emulating:
+        log.warning("Teams: EMULATOR MODE (CHATDESK_TEAMS_EMULATOR=1): Teams requests are not authenticated; "
+                    "only loopback clients and service URLs are accepted")
+    elif config.emulator:
+        log.warning("Teams: CHATDESK_TEAMS_EMULATOR is ignored because MICROSOFT_APP_ID is set")
     adapter = CloudAdapter(_Authentication(_Configuration(config)))
     bot = TeamsBot(adapter, desk, config.app_id)
     app.router.add_post("/api/messages", bot.handle)

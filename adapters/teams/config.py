@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 
@@ -14,9 +15,33 @@ class TeamsConfig:
     app_id: str = ""
     app_password: str = ""
     tenant_id: str = ""
+    emulator: bool = False  # CHATDESK_TEAMS_EMULATOR: no authentication, so loopback only
+    host: str = "0.0.0.0"  # where the server listens
+
+    @property
+    def enabled(self) -> bool:
+        """Teams is on with an app id, or in emulator mode; otherwise there is no /api/messages."""
+        return bool(self.app_id) or self.emulator
+
+    @property
+    def emulating(self) -> bool:
+        return self.emulator and not self.app_id
 
     def check(self) -> None:
         if self.app_id and not self.app_password:
             raise TeamsConfigError("MICROSOFT_APP_PASSWORD: required when MICROSOFT_APP_ID is set")
         if self.tenant_id and not self.app_id:
             raise TeamsConfigError("MICROSOFT_APP_ID: required when MICROSOFT_APP_TENANT_ID is set")
+        if self.emulating and not is_loopback_host(self.host):
+            raise TeamsConfigError(f"CHATDESK_TEAMS_EMULATOR: emulator mode accepts unauthenticated requests, so "
+                                   f"the server must listen on loopback (--host 127.0.0.1), not {self.host}")
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

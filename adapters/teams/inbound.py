@@ -104,9 +104,12 @@ def check(activity: Any) -> dict[str, Any]:
         if value is not None and (not isinstance(value, str) or len(value) > MAX_ID or CONTROL.search(value)):
             raise MalformedActivity(f"'{owner + '.' if owner else ''}{key}' must be a string of at most {MAX_ID} "
                                     "printable characters")
-    for tenant in (conversation.get("tenantId"), _obj(_obj(activity.get("channelData")).get("tenant")).get("id")):
+    tenants = (conversation.get("tenantId"), _obj(_obj(activity.get("channelData")).get("tenant")).get("id"))
+    for tenant in tenants:
         if tenant is not None and (not isinstance(tenant, str) or len(tenant) > MAX_TENANT):
             raise MalformedActivity(f"the tenant id must be a string of at most {MAX_TENANT} characters")
+    if all(tenants) and tenants[0] != tenants[1]:
+        raise MalformedActivity("conversation.tenantId and channelData.tenant.id name different tenants")
     if kind in ("message", "messageUpdate", "messageDelete"):
         sender = activity.get("from")
         if not isinstance(sender, dict) or not isinstance(sender.get("id"), str) or not sender["id"]:
@@ -117,9 +120,9 @@ def check(activity: Any) -> dict[str, Any]:
 
 
 def tenant_of(activity: dict[str, Any]) -> str:
-    """conversation.tenantId, else channelData.tenant.id (botbuilder 4.17 drops the former)."""
-    return (_str(_obj(activity.get("conversation")).get("tenantId"))
-            or _str(_obj(_obj(activity.get("channelData")).get("tenant")).get("id")) or "")
+    """channelData.tenant.id (what Teams vouches for), else conversation.tenantId; check() refuses a mismatch."""
+    return (_str(_obj(_obj(activity.get("channelData")).get("tenant")).get("id"))
+            or _str(_obj(activity.get("conversation")).get("tenantId")) or "")
 
 
 def conversation_of(activity: dict[str, Any]) -> Conversation:

@@ -10,6 +10,7 @@ References are plain Bot Framework JSON (camelCase), not SDK objects.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,8 @@ from storage.models import ChannelBinding, ConversationReference
 
 PLATFORM = "teams"
 
+log = logging.getLogger("chatdesk.teams")
+
 
 def _account(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict) or not isinstance(value.get("id"), str):
@@ -28,9 +31,15 @@ def _account(value: Any) -> dict[str, Any] | None:
 
 
 async def save(key: str, tenant: str | None, reference: dict[str, Any], now: datetime) -> None:
-    """Insert or update one reference; unchanged references are not rewritten."""
+    """Insert or update one reference; unchanged references are not rewritten.
+
+    A reference stored for one tenant is never replaced by an activity of another.
+    """
     row = await ConversationReference.filter(platform=PLATFORM, key=key[:255]).first()
     if row is not None:
+        if row.tenant and row.tenant != tenant:
+            log.warning("kept the stored reference of %s: an activity from tenant %s named it", key[:80], tenant)
+            return
         if row.reference != reference or row.tenant != tenant:
             row.reference, row.tenant, row.updated_at = reference, tenant, now
             await row.save(update_fields=["reference", "tenant", "updated_at"])
@@ -52,6 +61,11 @@ async def remember(activity: dict[str, Any], now: datetime) -> None:
     """Keep what a later proactive post needs from any inbound activity (message, install, update)."""
     conv = conversation_of(activity)
     tenant = tenant_of(activity) or None
+    binding = await ChannelBinding.filter(platform=PLATFORM, channel=conv.channel).first()
+    if binding is not None and binding.tenant and binding.tenant != tenant:
+        log.warning("ignored a reference for %s from tenant %s: the channel belongs to tenant %s",
+                    conv.channel, tenant, binding.tenant)
+        return
     raw: dict[str, Any] = activity["conversation"] if isinstance(activity.get("conversation"), dict) else {}
     bot = _account(activity.get("recipient"))
     base: dict[str, Any] = {"serviceUrl": activity["serviceUrl"], "channelId": activity.get("channelId") or "msteams"}

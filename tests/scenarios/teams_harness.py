@@ -3,7 +3,7 @@
 The fake connector records every /v3/conversations/... call (path and JSON) and can
 answer 429 or 5xx a given number of times. Activities come from the recorded shapes
 in tests/fixtures/teams/, with serviceUrl pointed at the fake. The server runs in
-emulator mode (no MICROSOFT_APP_ID) unless told otherwise; the outbox is delivered
+emulator mode (CHATDESK_TEAMS_EMULATOR, no MICROSOFT_APP_ID) unless told otherwise; the outbox is delivered
 explicitly with `deliver()` so tests are deterministic.
 """
 
@@ -132,7 +132,8 @@ class TeamsWorld:
     def __init__(self, clock: FakeClock, db_url: str, app_id: str = "", app_password: str = "") -> None:
         self.clock = clock
         self.connector = FakeConnector()
-        self.settings = Settings(database_url=db_url, microsoft_app_id=app_id, microsoft_app_password=app_password)
+        self.settings = Settings(database_url=db_url, microsoft_app_id=app_id, microsoft_app_password=app_password,
+                                 teams_emulator=not app_id, host="127.0.0.1")
         self.app = build_app(self.settings, clock, manage_db=False, run_workers=False)
         self.client: TestClient | None = None  # type: ignore[type-arg]
         self._ids = itertools.count(1795600000000)

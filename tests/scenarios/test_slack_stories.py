@@ -96,8 +96,9 @@ async def test_story_2_thread_replies_join_the_ticket_and_retries_store_once(
 
 async def test_story_3_only_a_lead_sets_priority(slack: SlackWorld, clock: FakeClock) -> None:
     before = await open_ticket(slack)
-    for user, channel in (("U0OLLI", "C0TRIAGE"), ("U0CUST1", "C0ACME")):
-        response = await slack.http.command(slack.command("priority ACME-1 P1", user=user, channel=channel))
+    for user, channel, team in (("U0OLLI", "C0TRIAGE", "T0HOME"), ("U0CUST1", "C0ACME", "T0ACME")):
+        response = await slack.http.command(slack.command("priority ACME-1 P1", user=user, channel=channel,
+                                                          team_id=team))
         assert response.status == 200
         body = response.json()
         assert body["response_type"] == "ephemeral"
@@ -138,7 +139,8 @@ async def test_story_5_an_internal_note_never_reaches_the_customer_channel(slack
     for call in slack.api.calls:
         if call.body.get("channel") == "C0ACME":
             assert "MX record" not in everything_said(call.body), call.method
-    response = await slack.http.command(slack.command("show ACME-1", user="U0CUST1", channel="C0ACME"))
+    response = await slack.http.command(slack.command("show ACME-1", user="U0CUST1", channel="C0ACME",
+                                                                      team_id="T0ACME"))
     assert "MX record" not in response.text
 
 

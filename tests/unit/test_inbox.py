@@ -31,7 +31,8 @@ def message(n: int, *, thread: str | None = None, channel: str = "C0ACME", event
             **extra: Any) -> IncomingMessage:
     ts = f"{1795417200 + n}.000100"
     return IncomingMessage(
-        event_id=event_id or f"Ev{n:06d}", actor=Actor(Platform.SLACK, "T0ACME", "U0CUST", "Cecilia"),
+        event_id=event_id or f"Ev{n:06d}",
+        actor=Actor(Platform.SLACK, "T0GLOBEX" if channel == "C0GLOBEX" else "T0ACME", "U0CUST", "Cecilia"),
         place=Place(Platform.SLACK, "T0HOME", channel, thread), message_id=ts, text=f"Problem {n}: VPN drops",
         **extra)
 
