@@ -55,7 +55,7 @@ log = logging.getLogger("chatdesk.mail")
 
 PLATFORM = Platform.EMAIL
 ORIGINAL_NAME = "original.eml"  # the full mail as received, kept on its message
-REPEATED_LOGO_BYTES = 64 * 1024  # an image this small seen before on the ticket is a logo, not content
+REPEATED_LOGO_BYTES = 64 * 1024  # an image this small that its sender sent before is a logo, not content
 FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|vl|wg|tr)\s*:", re.I)
 KEY_IN_SUBJECT = re.compile(r"\[([A-Z][A-Z0-9]{1,9}-\d{1,9})\]")
 MAX_REFERENCES = 10
@@ -167,12 +167,14 @@ def short_id(message_id: str) -> str:
     return "sha256:" + hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
 
 
-def files_to_keep(mail: IncomingMail, known_hashes: set[str]) -> tuple[list[MailFile], list[str]]:
+def files_to_keep(mail: IncomingMail, known_hashes: set[str], sender_images: frozenset[str] = frozenset()
+                  ) -> tuple[list[MailFile], list[str]]:
     """The files stored on the message, and the names of those dropped (and why).
 
     Dropped: images the HTML signature references by cid:, small inline or signature-named
-    images (bot.attachments.keep_file), small images already on the ticket (a logo sent with
-    every mail), and the second copy of a file already kept. Everything else is kept."""
+    images (bot.attachments.keep_file), small images the same sender sent before (`sender_images`:
+    a logo that comes with every mail), and a file already on the ticket (`known_hashes`) or
+    twice in this mail. Everything else is kept."""
     signature_cids = mailtext.signature_cids(mail.html) if mail.html else set()
     kept: list[MailFile] = []
     dropped: list[str] = []
@@ -186,11 +188,10 @@ def files_to_keep(mail: IncomingMail, known_hashes: set[str]) -> tuple[list[Mail
             dropped.append(f"{f.name} (signature image)")
         elif not keep_file(ref):
             dropped.append(f"{f.name} (small inline or signature image)")
+        elif image and digest is not None and f.size <= REPEATED_LOGO_BYTES and digest in sender_images:
+            dropped.append(f"{f.name} (repeated small image)")
         elif digest is not None and digest in seen:
-            if image and f.size <= REPEATED_LOGO_BYTES and digest in known_hashes:
-                dropped.append(f"{f.name} (repeated small image)")
-            else:
-                dropped.append(f"{f.name} (already stored)")
+            dropped.append(f"{f.name} (already stored)")
         else:
             kept.append(f)
             if digest is not None:
@@ -334,7 +335,12 @@ async def _store(ticket: Ticket, who: Who, mail: IncomingMail, text: str, now: d
                                       text=text, internal=False, now=now)
     known = set(await Attachment.filter(message__ticket_id=ticket.id, sha256__isnull=False)
                 .values_list("sha256", flat=True))
-    kept, dropped = files_to_keep(mail, {str(h) for h in known})
+    sender_images: list[object] = []
+    if who.contact is not None:
+        sender_images = list(await Attachment.filter(
+            message__author_contact_id=who.contact.id, sha256__isnull=False, size__lte=REPEATED_LOGO_BYTES,
+            mimetype__startswith="image/").values_list("sha256", flat=True))
+    kept, dropped = files_to_keep(mail, {str(h) for h in known}, frozenset(str(h) for h in sender_images))
     for f in kept:
         if f.content is None:
             log.warning("mail %s: %s is %s bytes, over the %s byte limit: only its name is kept",

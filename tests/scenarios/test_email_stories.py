@@ -338,3 +338,16 @@ async def test_sla_notices_of_a_mail_ticket_go_to_the_agents_not_to_the_customer
         "platform", flat=True)
     assert "slack" in notices and "email" not in notices
     assert await world.deliver() == 0 and len(world.sink.mails) == 1  # the acknowledgement only
+
+
+async def test_a_small_image_that_comes_with_every_mail_is_stored_the_first_time_only(world: MailWorld) -> None:
+    logo = png(220, 70, noise=1)  # an inline image outside any signature block, as some mailers send it
+    for n in range(2):
+        msg = mail(MATTI, f"Question {n}", f"Question number {n}.")
+        msg.add_alternative(f'<p>Question number {n}.</p><p><img src="cid:brand@acme.fi"></p>', subtype="html")
+        msg.get_payload()[1].add_related(logo, "image", "png", cid="<brand@acme.fi>", filename="brand.png")
+        await world.deliver_to_mailbox(msg)
+    assert (await world.poll()) == {"opened": 2}
+    first, second = await Ticket.all().order_by("id")
+    assert await Attachment.filter(message__ticket_id=first.id, name="brand.png").count() == 1
+    assert await Attachment.filter(message__ticket_id=second.id, name="brand.png").count() == 0

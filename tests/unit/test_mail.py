@@ -103,10 +103,14 @@ def test_files_kept_and_dropped() -> None:
     kept, dropped = files_to_keep(incoming(html=html, files=(shot, logo, pixel, icon, pdf, twice)), set())
     assert [f.name for f in kept] == ["screenshot.png", "report.pdf"]
     assert len(dropped) == 4 and any(d == "brand.png (signature image)" for d in dropped)
-    # A small image already on the ticket is a repeated logo; a large one already there is simply not stored twice.
+    # A small image its sender sent before is a repeated logo; a file already on the ticket is not stored twice.
     small = file("logo.jpg", b"r" * 20_000, w=400, h=100, mimetype="image/jpeg")
-    kept, dropped = files_to_keep(incoming(files=(small, shot)), {small.sha256 or "", shot.sha256 or ""})
-    assert kept == [] and dropped == ["logo.jpg (repeated small image)", "screenshot.png (already stored)"]
+    big = file("photo.jpg", b"p" * 100_000, w=2000, h=1000, mimetype="image/jpeg")
+    kept, dropped = files_to_keep(incoming(files=(small, shot, big)), {shot.sha256 or ""},
+                                  frozenset({small.sha256 or "", big.sha256 or ""}))
+    assert [f.name for f in kept] == ["photo.jpg"]  # too large to be a logo
+    assert dropped == ["logo.jpg (repeated small image)", "screenshot.png (already stored)"]
+    assert [f.name for f in files_to_keep(incoming(files=(small,)), set())[0]] == ["logo.jpg"]  # the first time
 
 
 def test_image_sizes_are_read_from_headers() -> None:
