@@ -21,7 +21,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import process, views
+from bot import audience, process, views
 from bot import tickets as svc
 from bot.clock import Clock, SystemClock
 from bot.commands import BY_NAME, ParseError, parse
@@ -202,6 +202,7 @@ class Helpdesk:
             command = parse(inv.text)
         except ParseError as exc:
             return Outcome(replies=(Reply(exc.message, kind="error"),))
+        who: Who | None = None
         try:
             async with in_transaction():
                 if not await self._first_delivery(inv.place.platform, inv.place.channel, inv.event_id):
@@ -212,19 +213,33 @@ class Helpdesk:
                     raise svc.Refusal(self._refusal(who, spec.refusal, command.name))
                 env = Env(desk=self, who=who, now=self.clock.now(), invocation=inv)
                 replies = await HANDLERS[command.name](env, command)
-                caller = [r for r in replies if r.audience == Audience.CALLER]
-                if who.is_agent and who.binding is not None and who.binding.purpose == "customer":
-                    # An agent's answer given in a customer's channel is for the agent alone: a platform
-                    # that cannot whisper (Teams) must take it to the agent's 1:1 chat instead.
-                    caller = [replace(r, internal=True) for r in caller]
+                caller, private = await audience.split_answers(
+                    [r for r in replies if r.audience == Audience.CALLER], who)
                 queued = await self.route([r for r in replies if r.audience != Audience.CALLER], who, None)
+                queued += await self._queue_private(private)
         except svc.Refusal as exc:
-            return Outcome(replies=(Reply(str(exc), kind="refusal"),))
+            return await self._refused(Reply(str(exc), kind="refusal"), who)
         except IntegrityError:
             return Outcome(duplicate=True)
         if queued and self.on_queued:
             self.on_queued()
         return Outcome(replies=tuple(caller), queued=queued)
+
+    async def _queue_private(self, private: Sequence[tuple[Destination, Reply]]) -> int:
+        now = self.clock.now()
+        return sum([await outbox.enqueue(dest, reply, now) is not None for dest, reply in private])
+
+    async def _refused(self, refusal: Reply, who: Who | None) -> Outcome:
+        """A refusal changes nothing; what it says follows the same visibility rule as any answer."""
+        if who is None:
+            return Outcome(replies=(refusal,))
+        here, private = await audience.split_answers([refusal], who)
+        if private:
+            async with in_transaction():
+                queued = await self._queue_private(private)
+            if queued and self.on_queued:
+                self.on_queued()
+        return Outcome(replies=tuple(here))
 
     @staticmethod
     def _refusal(who: Who, reason: str, command: str) -> str:
@@ -250,12 +265,13 @@ class Helpdesk:
             t = ticket
             if reply.ticket_key and (t is None or t.key != reply.ticket_key):
                 t = await Ticket.filter(key=reply.ticket_key).first()
-            for dest in await self.destinations(reply, t, who):
-                if reply.internal and dest.customer_visible:
-                    log.error("refused to queue an internal reply to a customer channel (%s)", reply.ticket_key)
+            for planned in await self.destinations(reply, t, who):
+                admitted = audience.admit(reply, planned, who)
+                if admitted is None:
                     continue
-                dedupe = f"{reply.dedupe}:{dest.platform.value}:{dest.channel or dest.user}" if reply.dedupe else None
-                row = await outbox.enqueue(dest, _with_dedupe(reply, dedupe), now)
+                dest, fit = admitted
+                dedupe = f"{fit.dedupe}:{dest.platform.value}:{dest.channel or dest.user}" if fit.dedupe else None
+                row = await outbox.enqueue(dest, _with_dedupe(fit, dedupe), now)
                 queued += row is not None
         return queued
 

@@ -1,24 +1,20 @@
 """`/helpdesk privacy ...`: a contact's data export, erasure by a lead, notification consent.
 
-Erasure pseudonymises rather than deletes: the contact's name and platform id are
-replaced in their contact row, their messages and the audit trail, so ticket history
-stays readable ("erased contact 17 wrote ...") while nothing identifies the person.
+Erasure pseudonymises rather than deletes (bot/erasure.py): ticket history stays readable
+("erased contact 17 wrote ...") while nothing stored identifies the person.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
 from bot import tickets as svc
+from bot.erasure import erase_contact, pseudonym
 from bot.identity import Who
 from storage.models import AuditEvent, Contact, KbFeedback, Message, Ticket
 
-
-def pseudonym(contact: Contact) -> str:
-    return f"erased contact {contact.id}"
+__all__ = ["erase", "export_data", "pseudonym"]
 
 
 async def export_data(contact: Contact) -> dict[str, Any]:
@@ -40,30 +36,7 @@ async def export_data(contact: Contact) -> dict[str, Any]:
     }
 
 
-async def erase(contact: Contact, who: Who, now: datetime) -> int:
-    name = pseudonym(contact)
-    old_ids = {contact.user_id, contact.display_name or ""} - {""}
-    changed = 0
-    for message in await Message.filter(author_contact_id=contact.id):
-        text = message.text
-        for old in old_ids:
-            text = text.replace(old, name)
-        message.author_name, message.text = name, text
-        await message.save(update_fields=["author_name", "text"])
-        changed += 1
-    for event in await AuditEvent.filter(actor=f"contact:{contact.id}"):
-        detail = json.loads(_scrub(json.dumps(event.detail, ensure_ascii=False), old_ids, name))
-        event.detail = detail
-        await event.save(update_fields=["detail"])
-    digest = hashlib.sha256(f"{contact.platform}:{contact.user_id}".encode()).hexdigest()[:16]
-    contact.user_id, contact.display_name = f"erased:{digest}", name
-    contact.erased_at, contact.notifications = now, False
-    await contact.save()
-    await svc.audit(None, who, "privacy_erase", now, contact=contact.id, messages=changed)
+async def erase(contact: Contact, who: Who, now: datetime, blank_text: bool = False) -> int:
+    changed = await erase_contact(contact, now, blank_text=blank_text)
+    await svc.audit(None, who, "privacy_erase", now, contact=contact.id, messages=changed, text=blank_text)
     return changed
-
-
-def _scrub(text: str, olds: set[str], new: str) -> str:
-    for old in olds:
-        text = text.replace(json.dumps(old)[1:-1], new)
-    return text

@@ -12,6 +12,7 @@ approve, reject, accept and rate; each step is posted in the ticket's thread and
 
 from __future__ import annotations
 
+from bot.quoting import title as shown_title
 from bot.types import Audience, Button, Reply
 from storage.models import Customer, Person, SupportTeam, Ticket
 
@@ -36,14 +37,15 @@ async def route_new_ticket(ticket: Ticket, customer: Customer, by: Person | None
     """DMs for a new ticket: its support team's members and the customer's account manager (once each)."""
     replies: list[Reply] = []
     told = {by.pid} if by else set()
+    title = shown_title(ticket.title)
     for person in await team_members(ticket.team):
         if person.pid not in told:
             told.add(person.pid)
             replies.append(dm(person, f"New ticket {ticket.key} for the {ticket.team} team from {customer.name}: "
-                                      f"{ticket.title}", ticket, dedupe=f"route:{ticket.key}:{person.pid}"))
+                                      f"{title}", ticket, dedupe=f"route:{ticket.key}:{person.pid}"))
     manager = customer.account_manager
     if manager and manager not in told:
-        replies.append(dm(manager, f"New ticket {ticket.key} from your customer {customer.name}: {ticket.title}",
+        replies.append(dm(manager, f"New ticket {ticket.key} from your customer {customer.name}: {title}",
                           ticket, dedupe=f"route:{ticket.key}:{manager}"))
     return replies
 

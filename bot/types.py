@@ -60,6 +60,9 @@ class Place:
     channel: str  # Slack channel id, Teams conversation id without ;messageid=, console channel
     thread: str | None = None  # root message id of the thread, None for a top-level message
     is_direct: bool = False  # a 1:1 chat with the bot
+    # Everyone in a group chat, when the platform told us (None = unknown): each member's user id,
+    # or their ids joined by "|" when the platform knows them by two (Teams 29: id and Azure AD id).
+    members: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ class Reply:
     internal: bool = False  # never rendered to a customer audience
     kind: str = "info"  # info | error | ack | notice | refusal
     dedupe: str | None = None  # an outbox dedupe key: the same key is delivered once
+    # Who may read it (bot.audience.Visibility: customer | agents | person); None = the core decides.
+    visibility: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return adapter(Reply).dump_python(self, mode="json")

@@ -8,6 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import clocks
+from bot.quoting import cut, quote
+from bot.quoting import title as shown_title
 from bot.statuses import status_label
 from bot.types import Audience, Button, Field, Reply
 from storage.models import Person, Ticket
@@ -75,10 +77,12 @@ def agent_buttons(key: str) -> tuple[Button, ...]:
 
 
 def triage_announcement(ticket: Ticket, customer_name: str, text: str) -> Reply:
-    excerpt = text if len(text) <= 500 else text[:499] + "…"
+    """The triage post of a new ticket; the customer's words in it are quoted, so they ping nobody."""
+    excerpt = cut(quote(text), 500)
+    title = shown_title(ticket.title)
     return Reply(
-        text=f"New ticket {ticket.key} from {customer_name}: {ticket.title}",
-        title=f"{ticket.key}: {ticket.title}",
+        text=f"New ticket {ticket.key} from {customer_name}: {title}",
+        title=f"{ticket.key}: {title}",
         fields=(Field("Customer", customer_name), Field("Priority", ticket.priority),
                 Field("Type", TYPE_NAMES[ticket.type]), Field("Message", excerpt)),
         buttons=agent_buttons(ticket.key),

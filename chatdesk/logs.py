@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
 def secrets_of(settings: Settings) -> list[str]:
     """Tokens and passwords from the environment, and the board tokens (they travel in URLs)."""
     found = [v for v in (settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
-                         settings.microsoft_app_password) if v]
+                         settings.microsoft_app_password, settings.pseudonym_secret) if v]
     try:
         org = settings.org_config()
     except ValueError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from adapters.email import app as mail_app
@@ -13,7 +14,7 @@ from adapters.email.config import MailConfig
 from bot import reminders
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
-from storage import db, inbox, outbox
+from storage import db, inbox, outbox, retention
 
 STOP_TIMEOUT = 10  # seconds each worker gets to finish its current item on shutdown
 
@@ -22,13 +23,15 @@ class Runtime:
     """A Helpdesk wired to its workers. Without workers (an embedded app, the test harnesses) messages
     are processed in the request, as one transaction; with them they go through the inbox."""
 
-    def __init__(self, clock: Clock | None = None, *, workers: bool = True, mail: MailConfig | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, workers: bool = True,
+                 keep: timedelta = retention.OUTBOX_RETENTION, mail: MailConfig | None = None) -> None:
         self.outbox_wake = asyncio.Event()
         self.inbox_wake = asyncio.Event()
         self.inbox = inbox.Inbox(wake=self.inbox_wake.set) if workers else None
         self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=self.outbox_wake.set, inbox=self.inbox)
         self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
         self.workers = workers
+        self.keep = keep  # how long processed inbox rows and delivered posts are kept
         self.mail = mail  # with CHATDESK_SMTP_URL replies go out by mail; with CHATDESK_IMAP_URL mail comes in
         mail_sender = mail_app.sender(mail)
         if mail_sender is not None:
@@ -45,6 +48,7 @@ class Runtime:
             asyncio.create_task(inbox.run_worker(self.desk.process_inbox_one, self._stop, self.inbox_wake,
                                                  self.inbox)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
+            asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),
             *mail_app.workers(self.mail, self.desk, self._stop),
         ]
 

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     teams_emulator: bool = Field(default=False, validation_alias="CHATDESK_TEAMS_EMULATOR")
     host: str = "0.0.0.0"  # the listening address: `chatdesk serve --host`
     port: int = Field(default=3000, validation_alias="PORT")
+    retention_days: int = Field(default=7, validation_alias="CHATDESK_RETENTION_DAYS")
+    pseudonym_secret: str | None = Field(default=None, validation_alias="CHATDESK_PSEUDONYM_SECRET", repr=False)
     imap_url: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_URL")
     imap_poll_seconds: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_POLL_SECONDS")
     imap_unknown_folder: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_UNKNOWN_FOLDER")
@@ -76,6 +78,24 @@ class Settings(BaseSettings):
         if not 0 < port < 65536:
             raise ValueError(f"{str(value)!r} is not a port number (1-65535)")
         return port
+
+    @field_validator("retention_days", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> int:
+        try:
+            days = int(value)
+        except (TypeError, ValueError):
+            days = 0
+        if not 1 <= days <= 3650:
+            raise ValueError(f"{str(value)!r} is not a number of days (1-3650)")
+        return days
+
+    @field_validator("pseudonym_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 32:
+            raise ValueError("at least 32 characters, or unset to use one generated for this installation")
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
@@ -24,7 +25,7 @@ async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clo
 
     config = settings.slack()
     app_token = check(config)
-    runtime = Runtime(clock, mail=settings.mail())
+    runtime = Runtime(clock, keep=timedelta(days=settings.retention_days), mail=settings.mail())
     adapter = SlackAdapter(config, runtime.desk, socket_mode=True)
     runtime.senders["slack"] = adapter.sender
     try:

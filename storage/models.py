@@ -362,3 +362,15 @@ class KbFeedback(Model):
     class Meta:
         table = "kb_feedback"
         unique_together = (("ticket", "article_id"),)
+
+
+class InstallationSecret(Model):
+    """A random value generated once per installation (the pseudonym key of privacy erasure)."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    value = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "installation_secret"

@@ -11,6 +11,9 @@ from storage.models import Customer, Person, Ticket
 
 
 async def customer_with_key(key: str) -> Customer | None:
+    """The customer, or None; a key longer than any stored one names no customer (and is no error)."""
+    if len(key) > (getattr(Customer._meta.fields_map["key"], "max_length", None) or len(key)):
+        return None
     return await Customer.filter(key=key.upper()).first()
 
 

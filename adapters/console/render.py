@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.quoting import plain
 from bot.types import Reply
 
 
@@ -16,4 +17,4 @@ def render(reply: Reply, where: str) -> str:
             hint = f" <{b.needs_input}>" if b.needs_input else ""
             labels.append(f"[{b.label}: /helpdesk {b.command}{hint}]")
         body += "\n    " + " ".join(labels)
-    return head + body.replace("\n", "\n  ")
+    return head + plain(body).replace("\n", "\n  ")

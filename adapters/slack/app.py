@@ -359,15 +359,15 @@ class SlackAdapter:
                 await self.client.chat_postMessage(channel=user, text=message.text, blocks=message.blocks)
             return
         except SlackApiError as exc:
-            log.info("could not answer %s ephemerally: %s", user, exc.response.get("error"))
+            log.info("could not answer %s ephemerally: %s", inv.event_id, exc.response.get("error"))
         except Exception as exc:
-            log.warning("could not answer %s: %s: %s", user, type(exc).__name__, exc)
+            log.warning("could not answer %s: %s: %s", inv.event_id, type(exc).__name__, exc)
         if isinstance(response_url, str) and response_url.startswith("https://"):
             try:
                 await AsyncWebhookClient(response_url, timeout=API_TIMEOUT).send(
                     text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=False)
             except Exception as exc:
-                log.warning("could not answer %s through the response_url: %s", user, exc)
+                log.warning("could not answer %s through the response_url: %s", inv.event_id, exc)
 
     async def _open(self, client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any],
                     inv: Invocation | None, response_url: Any) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.quoting import plain  # Slack escapes & < > in message text; the core keeps characters
 from bot.types import Actor, FileRef, IncomingMessage, Invocation, Place, Platform
 
 SLACK = Platform.SLACK
@@ -133,7 +134,7 @@ def message_event(body: Mapping[str, Any], our_bot: str | None = None) -> Incomi
         thread = _str(inner.get("thread_ts")) or None
         return IncomingMessage(
             event_id=event_id, actor=_actor(inner, home), place=Place(SLACK, home, channel, thread, is_direct),
-            message_id=ts, text=_str(inner.get("text")), files=_files(inner), sent_at=sent_at(ts),
+            message_id=ts, text=plain(_str(inner.get("text"))), files=_files(inner), sent_at=sent_at(ts),
             edited=True, from_bot=_is_bot(inner, our_bot),
         )
     if subtype == "message_deleted":
@@ -154,7 +155,7 @@ def message_event(body: Mapping[str, Any], our_bot: str | None = None) -> Incomi
     thread = _str(event.get("thread_ts")) or None
     return IncomingMessage(
         event_id=event_id, actor=_actor(event, home), place=Place(SLACK, home, channel, thread, is_direct),
-        message_id=ts, text=_str(event.get("text")), files=_files(event), sent_at=sent_at(ts),
+        message_id=ts, text=plain(_str(event.get("text"))), files=_files(event), sent_at=sent_at(ts),
         from_bot=_is_bot(event, our_bot),
     )
 
@@ -226,7 +227,7 @@ def shortcut_message(body: Mapping[str, Any]) -> IncomingMessage | None:
     return IncomingMessage(
         event_id=f"{_trigger(body, ts)}:message", actor=_actor(message, home),
         place=Place(SLACK, home, channel, thread, channel.startswith("D")), message_id=ts,
-        text=_str(message.get("text")), files=_files(message), sent_at=sent_at(ts),
+        text=plain(_str(message.get("text"))), files=_files(message), sent_at=sent_at(ts),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.quoting import cut, plain, safe_end
 from bot.types import Button, Destination, Reply
 
 RUN_PREFIX = "chatdesk_run_"
@@ -34,10 +35,6 @@ TEXT_MAX = 40000
 METADATA_MAX = 3000
 
 
-class InternalReplyError(ValueError):
-    """An internal reply was about to be rendered where a customer can read it."""
-
-
 @dataclass(frozen=True)
 class SlackMessage:
     text: str  # the notification / fallback text
@@ -45,11 +42,13 @@ class SlackMessage:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """mrkdwn cut to a limit; never inside an entity, so quoted customer text stays quoted."""
+    return cut(text, limit)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _cut(text, limit) or " ", "emoji": True}
+    """plain_text shows characters as they are: the markup's entities become characters first."""
+    return {"type": "plain_text", "text": cut(plain(text), limit) or " ", "emoji": True}
 
 
 def _chunks(text: str, limit: int) -> list[str]:
@@ -61,8 +60,9 @@ def _chunks(text: str, limit: int) -> list[str]:
             if current:
                 pieces.append(current)
                 current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
+            end = safe_end(line, limit) or limit
+            pieces.append(line[:end])
+            line = line[end:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             pieces.append(current)
@@ -105,20 +105,12 @@ def reply_blocks(reply: Reply, first_button: int = 0) -> list[dict[str, Any]]:
 
 
 def render(reply: Reply, destination: Destination | None = None) -> SlackMessage:
-    """A reply as one Slack message. Raises InternalReplyError for an internal reply to a
-    destination a customer can read."""
+    """A reply as one Slack message (where it may go was decided by the core)."""
     return render_many([reply], destination)
 
 
 def render_many(replies: Sequence[Reply], destination: Destination | None = None) -> SlackMessage:
     """Several replies as one message (a slash command's answer to the caller)."""
-    if destination is not None and destination.customer_visible:
-        for reply in replies:
-            if reply.internal:
-                raise InternalReplyError(
-                    f"refusing to render an internal reply ({reply.ticket_key or 'no ticket'}) "
-                    f"to customer-visible {destination.channel}"
-                )
     blocks: list[dict[str, Any]] = []
     buttons = 0
     for i, reply in enumerate(replies):

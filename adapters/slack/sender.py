@@ -18,7 +18,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import InternalReplyError, metadata, render
+from adapters.slack.render import metadata, render
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
 from storage.retry import retry_after
@@ -69,10 +69,7 @@ class SlackSender:
         return poster
 
     async def send(self, destination: Destination, reply: Reply) -> str | None:
-        try:
-            message = render(reply, destination)
-        except InternalReplyError as exc:
-            raise DeliveryError(str(exc), permanent=True) from None
+        message = render(reply, destination)
         channel = destination.channel or destination.user
         if not channel:
             raise DeliveryError("a Slack destination needs a channel or a user", permanent=True)

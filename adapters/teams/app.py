@@ -22,11 +22,13 @@ import base64
 import binascii
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.auth import AuthenticateRequestResult, ClaimsIdentity, ConnectorFactory
@@ -184,25 +186,35 @@ class TeamsBot:
         if isinstance(event, IncomingMessage):
             await self.desk.handle_message(event)
         elif isinstance(event, Invocation):
+            if conv.kind == "groupChat":
+                event = replace(event, place=replace(event.place, members=await self._members(context)))
             outcome = await self.desk.handle_invocation(event)
             if event.place.thread and not event.place.is_direct and inbound.THREAD_MARK not in conv_id(context):
                 # A top-level channel post: answer in its thread, not as a new post in the channel.
                 context.activity.conversation.id = f"{event.place.channel}{inbound.THREAD_MARK}{event.place.thread}"
             for reply in outcome.replies:
-                await self._answer(context, event, reply, customer_visible=purpose == "customer")
+                await self._answer(context, event, reply)
 
-    async def _answer(self, context: TurnContext, event: Invocation, reply: Reply, customer_visible: bool) -> None:
-        """Reply to the command in its conversation; what customers must not read goes to the caller's 1:1."""
-        place = event.place
-        here = Destination(Platform.TEAMS, place.tenant, place.channel, place.thread, customer_visible=customer_visible)
-        private = Destination(Platform.TEAMS, place.tenant, user=event.actor.user_id)
-        if reply.internal and customer_visible:
-            await self._queue(private, reply)
-            return
+    @staticmethod
+    async def _members(context: TurnContext) -> tuple[str, ...] | None:
+        """Everyone in a group chat, by 29: id and Azure AD id; None when the roster cannot be read."""
         try:
-            await context.send_activity(Activity().deserialize(render.message(reply, here)))
+            members = await TeamsInfo.get_members(context)
+        except Exception as exc:
+            log.info("Teams roster of a group chat unavailable (%s): %s", type(exc).__name__, exc)
+            return None
+        ids = tuple("|".join(i for i in (m.id, getattr(m, "aad_object_id", None)) if i) for m in members or ())
+        return ids if ids and all(ids) else None
+
+    async def _answer(self, context: TurnContext, event: Invocation, reply: Reply) -> None:
+        """Answer the command in its conversation (the core has kept back what may not be read there)."""
+        place = event.place
+        here = Destination(Platform.TEAMS, place.tenant, place.channel, place.thread)
+        try:
+            await context.send_activity(Activity().deserialize(render.message(reply)))
         except Exception as exc:
             log.warning("Teams reply to %s failed (%s); queued for the outbox", event.event_id, exc)
+            private = Destination(Platform.TEAMS, place.tenant, user=event.actor.user_id)
             await self._queue(private if place.is_direct else here, reply)
 
     async def _queue(self, destination: Destination, reply: Reply) -> None:

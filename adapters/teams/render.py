@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.quoting import ENTITY, plain
 from bot.types import Button, Destination, Reply
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -24,15 +25,20 @@ _LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
 _BARE_LINK = re.compile(r"<(https?://[^|>\s]+)>")
 
 
-class InternalReplyRefused(ValueError):
-    """An internal reply was about to be rendered for a place customers can read."""
+ZWSP = "\u200b"
+# Entities of the core's markup as Teams text: a "<" is followed by a zero-width space, so quoted
+# customer text never forms an <at> mention, an HTML tag or an autolink.
+_TEAMS_CHARACTERS = {"&amp;": "&", "&lt;": "<" + ZWSP, "&gt;": ">"}
 
 
 def markdown(text: str) -> str:
-    """The core's Slack-style emphasis and links in the markdown Teams understands."""
+    """The core's Slack-style emphasis and links in the markdown Teams understands. The core writes
+    links only as <url|label>, so any "](" is someone's text: it is broken up and links nowhere."""
+    text = text.replace("](", "]" + ZWSP + "(")
     text = _BOLD.sub(r"**\1**", text)
     text = _LINK.sub(r"[\2](\1)", text)
-    return _BARE_LINK.sub(r"\1", text)
+    text = _BARE_LINK.sub(r"\1", text)
+    return ENTITY.sub(lambda m: _TEAMS_CHARACTERS[m.group(0)], text)
 
 
 def _action(button: Button) -> dict[str, Any]:
@@ -80,14 +86,12 @@ def needs_card(reply: Reply) -> bool:
     return bool(reply.title or reply.fields or reply.buttons)
 
 
-def message(reply: Reply, destination: Destination) -> dict[str, Any]:
-    """The activity to post at `destination`; internal replies are refused where customers read."""
-    if reply.internal and destination.customer_visible:
-        raise InternalReplyRefused(f"internal reply ({reply.kind}, {reply.ticket_key or 'no ticket'}) "
-                                   "refused for a customer-visible conversation")
+def message(reply: Reply, destination: Destination | None = None) -> dict[str, Any]:
+    """The activity that says `reply` (where it may go was decided by the core)."""
     if not needs_card(reply):
         return {"type": "message", "text": markdown(reply.text), "textFormat": "markdown"}
-    summary = reply.title or reply.text
+    # The notification preview is plain text, broken up the same way as the card.
+    summary = plain(reply.title or reply.text).replace("](", "]" + ZWSP + "(").replace("<", "<" + ZWSP)
     return {
         "type": "message",
         "summary": summary if len(summary) <= SUMMARY_LENGTH else summary[: SUMMARY_LENGTH - 1] + "…",

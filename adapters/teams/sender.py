@@ -25,7 +25,7 @@ from botbuilder.schema import (
 )
 
 from adapters.teams import references
-from adapters.teams.render import InternalReplyRefused, message
+from adapters.teams.render import message
 from bot.clock import Clock
 from bot.types import Destination, Reply
 from storage.outbox import DeliveryError
@@ -69,10 +69,7 @@ class TeamsSender:
         return self.clock.now() if self.clock else datetime.now(UTC)
 
     async def send(self, destination: Destination, reply: Reply) -> str | None:
-        try:
-            payload = message(reply, destination)
-        except InternalReplyRefused as exc:
-            raise DeliveryError(str(exc), permanent=True) from None
+        payload = message(reply, destination)
         activity = Activity().deserialize(payload)
         if destination.user:
             return await self._direct(destination, activity)
@@ -167,7 +164,7 @@ class TeamsSender:
                          "user": {"id": destination.user}}
             await references.save(key, tenant or None, reference, self._now())
 
-        await self._run(f"direct message to {destination.user}", self.adapter.create_conversation(
+        await self._run("direct message", self.adapter.create_conversation(  # no user id: logs name no one
             self.app_id, post, params, channel_id=known.get("channelId") or TEAMS_CHANNEL,
             service_url=known["serviceUrl"]))
         return sent.get("id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import tickets as svc
 from bot.commands import TICKET_KEY, Command
 from bot.handlers.base import Env, Handlers, load_ticket, say
+from bot.quoting import cut, quote
 from bot.statuses import Role
 from bot.types import Audience, Reply
 from kb import service as kb_service
@@ -26,8 +27,8 @@ async def _kb(env: Env, cmd: Command) -> list[Reply]:
                     "resolved ticket into a draft article.")]
     hits = list(await env.desk.suggest(words, 5))
     if not hits:
-        return [say(f"No article matches '{words[:80]}'.")]
-    lines = [f"Articles for '{words[:80]}':"]
+        return [say(f"No article matches '{cut(quote(words), 80)}'.")]
+    lines = [f"Articles for '{cut(quote(words), 80)}':"]
     lines += [f"• {h.title}" + (f" <{h.url}>" if getattr(h, "url", None) else "") for h in hits]
     return [say("\n".join(lines))]
 

@@ -7,13 +7,13 @@ import json
 
 from bot import tickets as svc
 from bot.commands import PLATFORM_MENTION, Command
+from bot.export import parts as export_parts
 from bot.handlers.base import Env, Handlers, say
 from bot.privacy import erase, export_data, pseudonym
+from bot.quoting import quote
 from bot.statuses import Role
 from bot.types import Audience, Reply
 from storage.models import Contact
-
-CHUNK = 30_000  # characters of JSON per direct message
 
 HANDLERS = Handlers()
 
@@ -43,9 +43,13 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
     if action == "erase":
         if who.role != Role.LEAD:
             raise svc.Refusal("not allowed: only a lead can erase a contact's data")
-        contact = await _contact_from(env, rest)
-        count = await erase(contact, who, env.now)
-        return [say(f"Erased: the contact is now '{pseudonym(contact)}' in {count} messages and the audit trail.")]
+        words = (rest or "").split()
+        blank_text = "--text" in words
+        contact = await _contact_from(env, " ".join(w for w in words if w != "--text"))
+        count = await erase(contact, who, env.now, blank_text)
+        what = "their messages are blanked" if blank_text else "their messages are kept as ticket history"
+        return [say(f"Erased: the contact is now '{pseudonym(contact)}' in {count} messages and the audit trail; "
+                    f"{what}.")]
     if action == "export":
         if who.role == Role.CONTACT:
             subject = who.contact
@@ -57,13 +61,13 @@ async def _privacy(env: Env, cmd: Command) -> list[Reply]:
             return [say("chatdesk stores nothing about you yet.")]
         contact = subject
         blob = json.dumps(await export_data(contact), ensure_ascii=False, indent=1)
-        parts = [blob[i:i + CHUNK] for i in range(0, len(blob), CHUNK)] or ["{}"]
+        parts = export_parts(blob)
         await svc.audit(None, who, "privacy_export", env.now, contact=contact.id)
         replies = [say("Your data export is on its way by direct message." if who.role == Role.CONTACT
                        else f"The export of contact:{contact.id} goes to them by direct message.")]
         for n, part in enumerate(parts, start=1):
             label = f" (part {n}/{len(parts)})" if len(parts) > 1 else ""
-            replies.append(Reply(f"Your data stored by chatdesk{label}:\n```{part}```", audience=Audience.DM,
+            replies.append(Reply(f"Your data stored by chatdesk{label}:\n```{quote(part)}```", audience=Audience.DM,
                                  contact=contact.id, kind="export"))
         return replies
     # notifications on|off

@@ -10,6 +10,8 @@ from bot.config import METRICS, PRIORITIES, Target
 from bot.handlers.base import Env, Handlers, load_ticket, public, say, store_public, triage
 from bot.identity import ensure_contact
 from bot.process import dm, team_members
+from bot.quoting import quote
+from bot.quoting import title as shown_title
 from bot.reports import ReportError, build_report, customer_by_key, period_for
 from bot.sla import WEEKDAYS
 from bot.statuses import Status, status_label
@@ -56,7 +58,7 @@ async def _handover(env: Env, cmd: Command) -> list[Reply]:
     for person in await team_members(team.name):
         if person.pid != me:
             replies.append(dm(person, f"{env.who.name} handed {ticket.key} over to your team ({team.name}): "
-                                      f"{ticket.title}.{about}", ticket))
+                                      f"{shown_title(ticket.title)}.{about}", ticket))
     if cleared and cleared.pid != me:
         replies.append(dm(cleared, f"{ticket.key} went to the {team.name} team; it is no longer assigned to you.",
                           ticket))
@@ -121,9 +123,9 @@ async def _approve(env: Env, cmd: Command) -> list[Reply]:
     await svc.save(ticket, env.now)
     size = clocks.minutes_text(ticket.estimate_minutes or 0)
     return [say(f"Thanks, you approved the estimate for {ticket.key}."),
-            public(ticket, f"✅ {env.who.name} approved the estimate ({size}); work on {ticket.key} starts now.",
+            public(ticket, f"✅ {quote(env.who.name)} approved the estimate ({size}); work on {ticket.key} starts now.",
                    kind="approval"),
-            triage(ticket, f"{ticket.key}: estimate approved by {env.who.name}; in progress."),
+            triage(ticket, f"{ticket.key}: estimate approved by {quote(env.who.name)}; in progress."),
             *await _assignee_dm(ticket, f"{ticket.key}: the customer approved the estimate; work can start.")]
 
 
@@ -140,9 +142,10 @@ async def _reject(env: Env, cmd: Command) -> list[Reply]:
     await svc.on_customer_message(ticket, env.who, env.now)  # the reason is a message support answers
     await svc.save(ticket, env.now)
     return [say(f"You rejected the estimate for {ticket.key}; support will get back to you."),
-            public(ticket, f"❌ {env.who.name} rejected the estimate for {ticket.key}: {reason}", kind="approval"),
-            triage(ticket, f"{ticket.key}: estimate rejected by {env.who.name}: {reason}"),
-            *await _assignee_dm(ticket, f"{ticket.key}: the customer rejected the estimate: {reason}")]
+            public(ticket, f"❌ {quote(env.who.name)} rejected the estimate for {ticket.key}: {quote(reason)}",
+                   kind="approval"),
+            triage(ticket, f"{ticket.key}: estimate rejected by {quote(env.who.name)}: {quote(reason)}"),
+            *await _assignee_dm(ticket, f"{ticket.key}: the customer rejected the estimate: {quote(reason)}")]
 
 
 @HANDLERS.command("accept")
@@ -152,8 +155,8 @@ async def _accept(env: Env, cmd: Command) -> list[Reply]:
     await svc.change_status(ticket, env.who, "in_production", env.now, reason="accepted in test")
     await svc.save(ticket, env.now)
     return [say(f"Thanks, you accepted {ticket.key}."),
-            public(ticket, f"✅ {env.who.name} accepted {ticket.key}; it moves to production.", kind="delivery"),
-            triage(ticket, f"{ticket.key}: accepted by {env.who.name}; in production."),
+            public(ticket, f"✅ {quote(env.who.name)} accepted {ticket.key}; it moves to production.", kind="delivery"),
+            triage(ticket, f"{ticket.key}: accepted by {quote(env.who.name)}; in production."),
             *await _assignee_dm(ticket, f"{ticket.key}: the customer accepted the delivery; it is in production.")]
 
 
@@ -170,7 +173,7 @@ async def _rate(env: Env, cmd: Command) -> list[Reply]:
     await svc.audit(ticket, env.who, "rating", env.now, **{"from": old, "to": rating})
     await svc.save(ticket, env.now)
     return [say(f"Thank you for rating {ticket.key} {rating}/5!"),
-            triage(ticket, f"{ticket.key} rated {rating}/5 by {env.who.name}.")]
+            triage(ticket, f"{ticket.key} rated {rating}/5 by {quote(env.who.name)}.")]
 
 
 # -- customer profile and report ---------------------------------------------------------------------
@@ -237,7 +240,7 @@ async def _customer(env: Env, cmd: Command) -> list[Reply]:
         Field("Account manager", f"{manager.name} (@{manager.pid})" if manager else "none"),
         Field("Support team", f"{contract.team}: {', '.join(p.name for p in members) or 'no members'}"
               if contract.team else "none"),
-        Field("Contacts", "; ".join(f"{c.display_name or c.user_id} ({c.platform}, notifications "
+        Field("Contacts", "; ".join(f"{quote(c.display_name or c.user_id)} ({c.platform}, notifications "
                                     f"{'on' if c.notifications else 'off'})" for c in contacts) or "none yet"),
         Field("Open tickets", f"{len(open_tickets)}" + (": " + ", ".join(
             f"{t.key} ({status_label(t.status)})" for t in open_tickets[:PROFILE_TICKETS]) if open_tickets

@@ -9,6 +9,8 @@ from bot.commands import Command, help_text
 from bot.handlers.base import Env, Handlers, load_ticket, person_for, public, say, store_public, triage, zone_of
 from bot.identity import ensure_contact
 from bot.process import delivery_card, route_new_ticket
+from bot.quoting import quote
+from bot.quoting import title as shown_title
 from bot.statuses import PAUSING_STATUSES, REACHED_ONLY_BY, Role, Status, status_label
 from bot.types import Audience, Button, Field, Platform, Reply
 from bot.views import (
@@ -54,7 +56,8 @@ async def _new(env: Env, cmd: Command) -> list[Reply]:
     await svc.store_message(ticket, who, platform=platform, message_id=env.message_id, text=text,
                             internal=False, now=env.now)
     suggestions = list(await env.desk.suggest(text, MAX_SUGGESTIONS))[:MAX_SUGGESTIONS]
-    lines = [f"*{ticket.key}* opened by {who.name}: {ticket.title}", *suggestion_lines(suggestions)]
+    lines = [f"*{ticket.key}* opened by {quote(who.name)}: {shown_title(ticket.title)}",
+             *suggestion_lines(suggestions)]
     root = Reply("\n".join(lines), audience=Audience.THREAD, ticket_key=ticket.key, kind="thread_root",
                  buttons=solved_buttons(ticket.key, suggestions), dedupe=f"ack:{ticket.key}")
     return [say(f"Opened {ticket.key} for {customer.name}.", ticket_key=ticket.key), root,
@@ -80,7 +83,8 @@ async def _show(env: Env, cmd: Command) -> list[Reply]:
     customer = await Customer.get(id=ticket.customer_id)
     fields = ticket_fields(ticket, assignee, await zone_of(ticket), env.now, for_customer=not env.who.is_agent)
     buttons = agent_buttons(ticket.key) if env.who.is_agent else ()
-    return [say(f"{ticket.key} ({customer.name}): {ticket.title}", title=f"{ticket.key}: {ticket.title}",
+    title = shown_title(ticket.title)
+    return [say(f"{ticket.key} ({customer.name}): {title}", title=f"{ticket.key}: {title}",
                 fields=(Field("Customer", customer.name), *fields), buttons=buttons, ticket_key=ticket.key)]
 
 
@@ -93,7 +97,7 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
         if not rows:
             return [say(f"{who.customer.name} has no open tickets.")]
         lines = [f"Open tickets of {who.customer.name}:"]
-        lines += [f"• {t.key} {t.title} ({status_label(t.status)})" for t in rows]
+        lines += [f"• {t.key} {shown_title(t.title)} ({status_label(t.status)})" for t in rows]
         return [say("\n".join(lines))]
     person = await person_for(env, cmd.get("person")) if cmd.get("person") else who.person
     assert person is not None
@@ -109,7 +113,7 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
         else:
             left = "no SLA clock running"
         rank = f"#{t.rank}" if t.rank else "unranked"
-        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer.name}: {t.title} · {left}")
+        lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer.name}: {shown_title(t.title)} · {left}")
     return [say("\n".join(lines))]
 
 
@@ -121,7 +125,8 @@ async def _assign_to(env: Env, ticket: Ticket, person: Person) -> list[Reply]:
     replies = [say(f"{ticket.key} is now assigned to {person.name}."),
                triage(ticket, f"{ticket.key} assigned to {person.name} by {env.who.name}.")]
     if env.who.person is None or env.who.person.id != person.id:
-        replies.append(Reply(f"{env.who.name} assigned {ticket.key} to you: {ticket.title}", audience=Audience.DM,
+        replies.append(Reply(f"{env.who.name} assigned {ticket.key} to you: {shown_title(ticket.title)}",
+                             audience=Audience.DM,
                              person=person.pid, ticket_key=ticket.key, internal=True, kind="notice"))
     return replies
 

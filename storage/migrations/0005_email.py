@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_inbox')]
+    dependencies = [('models', '0007_installation_secret')]
 
     initial = False
 

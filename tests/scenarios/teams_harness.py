@@ -70,6 +70,10 @@ class FakeConnector:
     failures: list[tuple[int, float | None]] = field(default_factory=list)
     server: TestServer | None = None
     ids: itertools.count = field(default_factory=lambda: itertools.count(1795500000000))  # type: ignore[type-arg]
+    # The roster a GET /v3/conversations/{id}/members answers with; conversations not listed get 404.
+    rosters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Bodies larger than this get 413, as Teams answers messages over its 28 KB limit (None: no limit).
+    max_bytes: int | None = None
 
     def fail(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
         """Answer the next `times` calls with `status` (and a Retry-After header when given)."""
@@ -92,7 +96,8 @@ class FakeConnector:
 
     def posts(self, conversation: str | None = None) -> list[Call]:
         """Successful posts, optionally only those into one conversation (a thread id includes ;messageid=)."""
-        return [c for c in self.calls if c.status < 300 and (conversation is None or c.conversation == conversation)]
+        return [c for c in self.calls if c.status < 300 and c.method != "GET"
+                and (conversation is None or c.conversation == conversation)]
 
     def created(self) -> list[Call]:
         """Successful create-conversation calls (new channel threads and 1:1 chats)."""
@@ -105,16 +110,26 @@ class FakeConnector:
     async def _handle(self, request: web.Request) -> web.Response:
         path = request.path
         path = path[path.index("/v3/"):] if "/v3/" in path else path
+        raw = await request.read()
         try:
-            body = await request.json()
+            body = json.loads(raw) if raw else {}
         except ValueError:
             body = {}
+        if self.max_bytes is not None and len(raw) > self.max_bytes:
+            self.calls.append(Call(request.method, path, body, 413))
+            return web.json_response({"error": {"code": "MessageSizeTooBig", "message": "too big"}}, status=413)
         if self.failures:
             status, wait = self.failures.pop(0)
             self.calls.append(Call(request.method, path, body, status))
             headers = {"Retry-After": str(int(wait) if float(wait).is_integer() else wait)} if wait else {}
             return web.json_response({"error": {"code": "Throttled" if status == 429 else "ServiceError",
                                                 "message": "fake failure"}}, status=status, headers=headers)
+        if request.method == "GET" and path.endswith("/members"):
+            roster = self.rosters.get(path.split("/")[3])
+            self.calls.append(Call(request.method, path, body, 404 if roster is None else 200))
+            if roster is None:
+                return web.json_response({"error": {"code": "NotFound", "message": "no roster"}}, status=404)
+            return web.json_response(roster)
         self.calls.append(Call(request.method, path, body, 201))
         new_id = str(next(self.ids))
         if path == "/v3/conversations":

@@ -16,7 +16,7 @@ import pytest
 from adapters.slack.sender import SlackSender
 from bot import attachments
 from bot.clock import FakeClock
-from bot.types import Audience, Destination, Platform, Reply
+from bot.types import Destination, Platform, Reply
 from chatdesk.server import DESK
 from storage.models import Attachment, Message, OutboxMessage, ProcessedEvent, Ticket
 from storage.outbox import DeliveryError
@@ -286,14 +286,6 @@ async def test_permanent_errors_are_not_retried(slack: SlackWorld, clock: FakeCl
     rows = await OutboxMessage.all()
     assert rows and all(r.status == "failed" and r.attempts == 1 for r in rows)
     assert all(error in (r.last_error or "") for r in rows)
-
-
-async def test_the_sender_refuses_an_internal_reply_to_the_customer_channel(slack: SlackWorld) -> None:
-    note = Reply("internal only", audience=Audience.THREAD, ticket_key="ACME-1", internal=True)
-    with pytest.raises(DeliveryError) as failure:
-        await slack.sender.send(Destination(Platform.SLACK, "T0HOME", "C0ACME", ROOT_TS, customer_visible=True), note)
-    assert failure.value.permanent
-    assert not slack.api.calls
 
 
 # -- files ------------------------------------------------------------------------------------------------

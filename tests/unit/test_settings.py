@@ -68,3 +68,19 @@ def test_socket_mode_needs_no_signing_secret(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
     assert not Settings.from_env().slack().http_enabled
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"CHATDESK_RETENTION_DAYS": "0"}, "CHATDESK_RETENTION_DAYS: '0' is not a number of days"),
+    ({"CHATDESK_RETENTION_DAYS": "a week"}, "CHATDESK_RETENTION_DAYS: 'a week' is not a number of days"),
+    ({"CHATDESK_PSEUDONYM_SECRET": "short"}, "CHATDESK_PSEUDONYM_SECRET: at least 32 characters"),
+])
+def test_privacy_settings_are_checked_at_start(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match="^" + message):
+        Settings.from_env(env)
+
+
+def test_retention_defaults_to_a_week_and_the_secret_is_not_shown() -> None:
+    assert Settings.from_env({}).retention_days == 7
+    settings = Settings.from_env({"CHATDESK_RETENTION_DAYS": "30", "CHATDESK_PSEUDONYM_SECRET": "s" * 40})
+    assert settings.retention_days == 30 and "s" * 40 not in repr(settings)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from adapters.slack import render
-from adapters.slack.render import InternalReplyError
 from bot.types import Audience, Button, Destination, Field, Platform, Reply
 from bot.views import agent_buttons
 
@@ -19,17 +16,6 @@ def announcement() -> Reply:
     return Reply("New ticket ACME-7 from Acme Oy: VPN down", title="ACME-7: VPN down",
                  fields=(Field("Customer", "Acme Oy"), Field("Priority", "P3")), buttons=agent_buttons("ACME-7"),
                  audience=Audience.TRIAGE, ticket_key="ACME-7", internal=True, kind="notice")
-
-
-def test_an_internal_reply_is_refused_for_a_customer_visible_destination() -> None:
-    note = Reply("customer's MX record is wrong", audience=Audience.THREAD, ticket_key="ACME-7", internal=True)
-    with pytest.raises(InternalReplyError):
-        render.render(note, CUSTOMER_THREAD)
-    with pytest.raises(InternalReplyError):
-        render.render_many([Reply("fine"), note], CUSTOMER_THREAD)
-    assert render.render(note, TRIAGE).text == "customer's MX record is wrong"  # internal places are fine
-    public = Reply("We are on it", audience=Audience.THREAD, ticket_key="ACME-7")
-    assert render.render(public, CUSTOMER_THREAD).text == "We are on it"
 
 
 def test_announcement_blocks() -> None:

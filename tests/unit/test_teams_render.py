@@ -1,4 +1,4 @@
-"""Reply -> Teams message activities and Adaptive Cards; internal replies never reach customers."""
+"""Reply -> Teams message activities and Adaptive Cards."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
-from adapters.teams.render import CARD_CONTENT_TYPE, InternalReplyRefused, card, markdown, message
+from adapters.teams.render import CARD_CONTENT_TYPE, card, markdown, message
 from adapters.teams.sender import delivery_error
 from bot.types import Audience, Button, Destination, Field, Platform, Reply
 from storage.retry import retry_after
@@ -24,15 +22,6 @@ def announcement() -> Reply:
                           Button("Assign", "assign ACME-7", needs_input="Assign to (e.g. @olli)"),
                           Button("Close", "close ACME-7", style="danger")),
                  audience=Audience.TRIAGE, internal=True, kind="notice")
-
-
-def test_internal_reply_is_refused_for_a_customer_visible_destination() -> None:
-    with pytest.raises(InternalReplyRefused):
-        message(Reply("secret note", internal=True), CUSTOMER_THREAD)
-    with pytest.raises(InternalReplyRefused):
-        message(announcement(), CUSTOMER_THREAD)
-    assert message(announcement(), TRIAGE)["type"] == "message"
-    assert message(Reply("public answer"), CUSTOMER_THREAD)["text"] == "public answer"
 
 
 def test_plain_reply_is_markdown_text() -> None:
