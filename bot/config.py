@@ -32,6 +32,8 @@ CUSTOMER_KEY = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 EMOJI_NAME = re.compile(r"^[a-z0-9][a-z0-9_+'-]{0,99}$")
 MAX_GROUP_MINUTES = 24 * 60
+EMAIL_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+EMAIL_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$")
 
 
 class ConfigError(ValueError):
@@ -158,6 +160,18 @@ class CustomerConfig(_Strict):
     account_manager: str | None = None
     channels: list[ChannelConfig] = Field(default_factory=list)
     intake: IntakeOverride | None = None
+    email_domains: list[str] = Field(default_factory=list)  # a mail from these domains is this customer's
+
+    @field_validator("email_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        out = []
+        for domain in value:
+            d = domain.strip().lower()
+            if not EMAIL_DOMAIN.match(d):
+                raise ValueError(f"{domain!r} is not a mail domain (acme.fi)")
+            out.append(d)
+        return out
 
     @field_validator("key")
     @classmethod
@@ -173,6 +187,16 @@ class PersonConfig(_Strict):
     role: Literal["lead", "consultant"]
     slack: str | None = None
     teams: str | None = None
+    email: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not EMAIL_ADDRESS.match(value) or not EMAIL_DOMAIN.match(value.rsplit("@", 1)[1].lower()):
+            raise ValueError(f"{value!r} is not a mail address (olli@example.com)")
+        return value.lower()
 
     @field_validator("id")
     @classmethod
@@ -236,10 +260,16 @@ def _cross_check(cfg: OrgConfig) -> list[str]:
             problems.append(f"contracts.{name}.team: unknown support team {contract.team!r}")
     person_ids = [p.id for p in cfg.people]
     seen: set[str] = set()
+    emails: dict[str, str] = {}
     for i, person in enumerate(cfg.people):
         if person.id in seen:
             problems.append(f"people[{i}].id: duplicate person id {person.id!r}")
         seen.add(person.id)
+        if person.email:
+            if person.email in emails:
+                problems.append(f"people[{i}].email: {person.email!r} is already {emails[person.email]}'s")
+            emails[person.email] = person.id
+    domains: dict[str, str] = {}
     channels: dict[tuple[str, str], str] = {}
     keys: set[str] = set()
     for i, customer in enumerate(cfg.customers):
@@ -255,6 +285,10 @@ def _cross_check(cfg: OrgConfig) -> list[str]:
             if ident in channels:
                 problems.append(f"customers[{i}].channels[{j}]: channel already used by {channels[ident]}")
             channels[ident] = f"customers[{i}].channels[{j}]"
+        for j, domain in enumerate(customer.email_domains):
+            if domain in domains:
+                problems.append(f"customers[{i}].email_domains[{j}]: {domain!r} already belongs to {domains[domain]}")
+            domains[domain] = customer.key
     for j, ch in enumerate(cfg.triage):
         ident = (ch.platform, ch.channel_id)
         if ident in channels:

@@ -29,6 +29,7 @@ from bot.commands import BY_NAME, ParseError, parse
 from bot.handlers.base import Env
 from bot.handlers.dispatch import HANDLERS
 from bot.identity import CONSOLE_TRIAGE, Who, ensure_contact, resolve
+from bot.mail import thread_destination as mail_thread_destination
 from bot.statuses import Role
 from bot.triage_threads import ThreadKey, triage_thread, triage_threads
 from bot.types import (
@@ -331,6 +332,8 @@ class Helpdesk:
         if reply.audience == Audience.THREAD:
             if ticket is None:
                 return []
+            if ticket.platform == Platform.EMAIL.value:  # the contact, by mail, in the ticket's thread
+                return [d for d in [await mail_thread_destination(ticket, reply)] if d is not None]
             return [Destination(Platform(ticket.platform), ticket.tenant, ticket.channel, ticket.thread,
                                 customer_visible=True)]
         if reply.audience == Audience.CHANNEL:

@@ -28,6 +28,7 @@ class Platform(StrEnum):
     SLACK = "slack"
     TEAMS = "teams"
     CONSOLE = "console"
+    EMAIL = "email"
 
 
 class Audience(StrEnum):
@@ -169,6 +170,8 @@ class Destination:
     thread: str | None = None
     user: str | None = None  # platform user id for a DM
     customer_visible: bool = False  # a customer can read this place: internal replies are refused
+    subject: str | None = None  # mail: the subject line ("[ACME-12] ...")
+    references: tuple[str, ...] = ()  # mail: the thread's Message-IDs, oldest first (In-Reply-To is the last)
 
     def to_json(self) -> dict[str, Any]:
         return adapter(Destination).dump_python(self, mode="json")

@@ -13,7 +13,7 @@ import typer
 
 # Each command imports what it needs when it runs, so `chatdesk --help` and `chatdesk sla due`
 # start without loading the ORM, the chat SDKs or the web server.
-from chatdesk import hours_cmd, kb_cmd, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
+from chatdesk import hours_cmd, kb_cmd, mail_cmd, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
 
 if TYPE_CHECKING:
     from chatdesk.settings import Settings
@@ -268,7 +268,7 @@ def _serve_workers(workers: int, host: str, port: int) -> int:
     return max(codes, default=0)
 
 
-for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_cmd, hours_cmd):
+for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_cmd, hours_cmd, mail_cmd):
     _commands.register(app)
 
 

@@ -1,5 +1,5 @@
-"""One desk and its background workers (inbox, outbox, SLA reminders), started and stopped the same
-way under `chatdesk serve` and `chatdesk socket`."""
+"""One desk and its background workers (inbox, outbox, SLA reminders, the mailbox poller), started and
+stopped the same way under `chatdesk serve` and `chatdesk socket`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from adapters.email import app as mail_app
+from adapters.email.config import MailConfig
 from bot import reminders
 from bot.clock import Clock, SystemClock
 from bot.core import Helpdesk
@@ -23,7 +25,7 @@ class Runtime:
     are processed in the request, as one transaction; with them they go through the inbox."""
 
     def __init__(self, clock: Clock | None = None, *, workers: bool = True,
-                 keep: timedelta = retention.OUTBOX_RETENTION) -> None:
+                 keep: timedelta = retention.OUTBOX_RETENTION, mail: MailConfig | None = None) -> None:
         self.outbox_wake = asyncio.Event()
         self.inbox_wake = asyncio.Event()
         self.inbox = inbox.Inbox(wake=self.inbox_wake.set) if workers else None
@@ -31,6 +33,10 @@ class Runtime:
         self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
         self.workers = workers
         self.keep = keep  # how long processed inbox rows and delivered posts are kept
+        self.mail = mail  # with CHATDESK_SMTP_URL replies go out by mail; with CHATDESK_IMAP_URL mail comes in
+        mail_sender = mail_app.sender(mail)
+        if mail_sender is not None:
+            self.senders["email"] = mail_sender
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -45,6 +51,7 @@ class Runtime:
                                                  self.inbox)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
             asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),
+            *mail_app.workers(self.mail, self.desk, self._stop),
         ]
 
     async def stop(self) -> None:

@@ -46,7 +46,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
               run_workers: bool = True) -> web.Application:
-    runtime = Runtime(clock, workers=run_workers, keep=timedelta(days=settings.retention_days))
+    runtime = Runtime(clock, workers=run_workers, keep=timedelta(days=settings.retention_days),
+                      mail=settings.mail())
     desk = runtime.desk
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings

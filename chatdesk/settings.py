@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from adapters.email.config import MailConfig, MailConfigError
 from adapters.slack.config import DEFAULT_API_URL, SlackConfig
 from adapters.teams.config import TeamsConfig
 from bot.config import ConfigError, OrgConfig, load_config
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, validation_alias="PORT")
     retention_days: int = Field(default=7, validation_alias="CHATDESK_RETENTION_DAYS")
     pseudonym_secret: str | None = Field(default=None, validation_alias="CHATDESK_PSEUDONYM_SECRET", repr=False)
+    imap_url: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_URL")
+    imap_poll_seconds: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_POLL_SECONDS")
+    imap_unknown_folder: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_UNKNOWN_FOLDER")
+    smtp_url: str | None = Field(default=None, validation_alias="CHATDESK_SMTP_URL")
+    mail_from: str | None = Field(default=None, validation_alias="CHATDESK_MAIL_FROM")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
@@ -117,6 +123,13 @@ class Settings(BaseSettings):
         return TeamsConfig(app_id=self.microsoft_app_id, app_password=self.microsoft_app_password,
                            tenant_id=self.microsoft_app_tenant_id, emulator=self.teams_emulator, host=self.host)
 
+    def mail(self) -> MailConfig | None:
+        """The mail channel's part of the settings; None when no mail variable is set."""
+        values = {"CHATDESK_IMAP_URL": self.imap_url, "CHATDESK_IMAP_POLL_SECONDS": self.imap_poll_seconds,
+                  "CHATDESK_IMAP_UNKNOWN_FOLDER": self.imap_unknown_folder, "CHATDESK_SMTP_URL": self.smtp_url,
+                  "CHATDESK_MAIL_FROM": self.mail_from}
+        return MailConfig.from_env({k: v for k, v in values.items() if v})
+
     def org_config(self) -> OrgConfig | None:
         return load_config(self.config_path) if self.config_path else None
 
@@ -130,6 +143,10 @@ class Settings(BaseSettings):
         if bool(settings.slack_bot_token) != bool(settings.slack_signing_secret) and not settings.slack_app_token:
             missing = "SLACK_SIGNING_SECRET" if settings.slack_bot_token else "SLACK_BOT_TOKEN"
             raise SettingsError(f"{missing}: Slack over HTTP needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+        try:
+            settings.mail()
+        except MailConfigError as exc:
+            raise SettingsError(str(exc)) from None
         values = settings.model_dump()
         if values["config_path"] is None and DEFAULT_CONFIG.is_file():
             values["config_path"] = DEFAULT_CONFIG

@@ -26,7 +26,7 @@ async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clo
 
     config = settings.slack()
     app_token = check(config)
-    runtime = Runtime(clock, keep=timedelta(days=settings.retention_days))
+    runtime = Runtime(clock, keep=timedelta(days=settings.retention_days), mail=settings.mail())
     adapter = SlackAdapter(config, runtime.desk, socket_mode=True)
     runtime.senders["slack"] = adapter.sender
     try:

@@ -20,13 +20,17 @@ if command -v npm >/dev/null 2>&1 && [ ! -d .node/node_modules/adaptivecards ]; 
 fi
 
 bash scripts/postgres.sh start
-trap 'bash scripts/postgres.sh stop' EXIT
+trap 'bash scripts/postgres.sh stop; bash scripts/dovecot.sh stop' EXIT
 # shellcheck disable=SC1091
 source .pg/env
+# The mail tests read a real IMAP mailbox: a private dovecot on a free loopback port.
+bash scripts/dovecot.sh start
+# shellcheck disable=SC1091
+source .dovecot/env
 
 echo "== ruff"; $BIN/ruff check .
 echo "== mypy"; $BIN/mypy bot kb storage adapters chatdesk
-echo "== pytest (SQLite and PostgreSQL at ${TEST_POSTGRES_URL%%@*}@...)"
+echo "== pytest (SQLite and PostgreSQL at ${TEST_POSTGRES_URL%%@*}@..., IMAP at 127.0.0.1:$TEST_IMAP_PORT)"
 $BIN/pytest -q -p no:cacheprovider "$@"
 if [ $# -eq 0 ]; then
   echo "== fault tests, short form (make faults runs the full load)"

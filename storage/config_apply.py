@@ -78,7 +78,8 @@ async def _apply(cfg: OrgConfig, report: ApplyReport, *, prune: bool) -> None:
         }
         contracts[name] = await _upsert(Contract, {"name": name}, values, f"contract {name}", report)
     for p in cfg.people:
-        values = {"name": p.name, "role": p.role, "slack": p.slack, "teams": p.teams, "active": True}
+        values = {"name": p.name, "role": p.role, "slack": p.slack, "teams": p.teams, "email": p.email,
+                  "active": True}
         await _upsert(Person, {"pid": p.id}, values, f"person {p.id}", report)
     active = {p.id for p in cfg.people}
     for person_row in await Person.filter(active=True).exclude(pid__in=list(active) or [""]):
@@ -107,6 +108,8 @@ async def _apply(cfg: OrgConfig, report: ApplyReport, *, prune: bool) -> None:
             wanted[(ch.platform, ch.channel_id)] = {
                 "tenant": ch.tenant_id, "purpose": "customer", "customer_id": customer.id,
             }
+        for domain in c.email_domains:  # a mail domain is kept as the customer's binding to it
+            wanted[("email", domain)] = {"tenant": "", "purpose": "email_domain", "customer_id": customer.id}
     for ch in cfg.triage:
         wanted[(ch.platform, ch.channel_id)] = {"tenant": ch.tenant_id, "purpose": "triage", "customer_id": None}
     for (platform, channel), values in wanted.items():

@@ -65,7 +65,7 @@ class ChannelBinding(Model):
     platform = fields.CharField(max_length=16)
     tenant = fields.CharField(max_length=100)  # Slack team id or Teams tenant id
     channel = fields.CharField(max_length=255)  # Slack channel id or Teams conversation id (no ;messageid)
-    purpose = fields.CharField(max_length=16)  # "customer" | "triage"
+    purpose = fields.CharField(max_length=16)  # "customer" | "triage" | "email_domain" (channel = the domain)
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="channels", null=True, on_delete=fields.CASCADE
     )
@@ -85,6 +85,7 @@ class Person(Model):
     role = fields.CharField(max_length=16)  # "consultant" | "lead"
     slack = fields.CharField(max_length=64, null=True, index=True)
     teams = fields.CharField(max_length=255, null=True, index=True)
+    email = fields.CharField(max_length=320, null=True, index=True)  # lower-case address
     active = fields.BooleanField(default=True)
 
     class Meta:
@@ -247,6 +248,7 @@ class Attachment(Model):
     size = fields.BigIntField(null=True)
     url = fields.TextField(null=True)
     content = fields.BinaryField(null=True)  # fetched bytes, size-limited
+    sha256 = fields.CharField(max_length=64, null=True, index=True)  # the same file is stored once per ticket
 
     class Meta:
         table = "attachment"

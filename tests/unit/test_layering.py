@@ -1,4 +1,4 @@
-"""The layers: bot/ and kb/ never import a chat SDK or aiohttp; arrows run adapters -> bot -> storage,
+"""The layers: bot/ and kb/ never import a chat SDK, a mail library or aiohttp; arrows run adapters -> bot -> storage,
 adapters never import chatdesk, no module takes another package's private names, and bot/ has
 no import cycle, deferred imports included."""
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "aiohttp")
+FORBIDDEN = ("slack_bolt", "slack_sdk", "botbuilder", "aiohttp",
+             "email", "imaplib", "smtplib", "aioimaplib", "aiosmtplib", "aiosmtpd")
 
 
 def imported_modules(path: Path) -> list[str]:
