@@ -47,7 +47,8 @@ class Desk(Protocol):
 
     async def _first_delivery(self, platform: Platform, channel: str, event_id: str) -> bool: ...
 
-    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str) -> list[Reply]: ...
+    async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str,
+                              now: datetime) -> list[Reply]: ...
 
     async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None) -> int: ...
 
@@ -292,7 +293,7 @@ async def _open(desk: Desk, who: Who, mail: IncomingMail, now: datetime) -> Mail
     ticket = await svc.create_ticket(who, who.customer, title, now, platform=PLATFORM.value, tenant=mail.mailbox,
                                      channel=mail.mailbox, thread=short_id(mail.message_id))
     dropped = await _store(ticket, who, mail, text, now)
-    replies = await desk._intake_replies(ticket, who.customer, f"{title}\n{text}")
+    replies = await desk._intake_replies(ticket, who.customer, f"{title}\n{text}", now)
     queued = await desk.route(replies, who, ticket)
     log.info("mail %s from %s opened %s", mail.message_id, mail.sender, ticket.key)
     return MailOutcome(MailAction.OPENED, ticket.key, queued, dropped_files=dropped)

@@ -316,7 +316,8 @@ color:#f9fafb}}
 header h1{{font-size:1.1rem;margin:0}} header .legend span{{margin-right:.8rem;white-space:nowrap}}
 .hours{{display:flex;flex-wrap:wrap;align-items:baseline;gap:.5rem 1rem;padding:.6rem 1rem 0}}
 .hours:empty{{display:none}} .hours h2{{font-size:.95rem;margin:0}}
-.hours ol{{flex-direction:row;flex-wrap:wrap}} .chip{{background:#fff;border-radius:6px;padding:.3rem .6rem;border-left:6px solid #16a34a}}
+.hours ol{{flex-direction:row;flex-wrap:wrap}}
+.chip{{background:#fff;border-radius:6px;padding:.3rem .6rem;border-left:6px solid #16a34a}}
 main{{display:flex;gap:1rem;padding:1rem;align-items:flex-start;overflow-x:auto}}
 .column{{flex:1 1 15rem;min-width:14rem;max-width:24rem;background:#e5e7eb;border-radius:8px;padding:.6rem}}
 .column h2{{font-size:1rem;margin:.2rem .3rem .6rem}} .column h2 small{{color:#6b7280;font-weight:normal}}
