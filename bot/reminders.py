@@ -264,8 +264,9 @@ def notice_replies(ticket: Ticket, notice: clocks.Notice, customer_name: str, as
     dedupe = f"sla:{ticket.key}:{notice.metric}:{notice.kind}:{int(notice.due.timestamp())}"
     if notice.kind == "warning":
         left = clocks.minutes_text((notice.due - now).total_seconds() / 60)
-        internal = f"{ticket.key} {metric} due {due}, {left} left"
-        public = f"{ticket.key}: we aim to {goal} by {due} ({left} left). The team has been reminded."
+        # Wall-clock time until the deadline ("in 1h 00m"), not business time: said so in the words.
+        internal = f"{ticket.key} {metric} due {due}, in {left}"
+        public = f"{ticket.key}: we aim to {goal} by {due} (in {left}). The team has been reminded."
         title = f"SLA warning: {ticket.key}"
     else:
         late = (now - notice.due).total_seconds() / 60

@@ -19,9 +19,9 @@ from storage.models import OutboxMessage
 from tests.scenarios.console_driver import ConsoleWorld
 from tests.scenarios.slack_harness import SlackWorld, slack_world
 
-WARNING = "ACME-1 first response due 13:00 EET, 1h 00m left"
+WARNING = "ACME-1 first response due 13:00 EET, in 1h 00m"
 BREACH = "ACME-1 first response breached 5m ago (due 13:00 EET)"
-THREAD_WARNING = "ACME-1: we aim to reply to you by 13:00 EET (1h 00m left). The team has been reminded."
+THREAD_WARNING = "ACME-1: we aim to reply to you by 13:00 EET (in 1h 00m). The team has been reminded."
 THREAD_BREACH = "ACME-1: we aimed to reply to you by 13:00 EET and are 5m late."
 
 # (Helsinki wall clock of the sweep, what must appear now in the thread, #triage and olli's DM)

@@ -110,9 +110,9 @@ async def test_warning_at_75_percent_then_breach_each_once(any_database: str, wo
 
     assert await world.tick_at(helsinki("2026-11-23 12:00")) == 1
     assert sorted(await world.posts()) == [
-        ("channel:C0TRIAGE", "ACME-1 first response due 13:00 EET, 1h 00m left"),
-        ("dm:U0OLLI", "ACME-1 first response due 13:00 EET, 1h 00m left"),
-        ("thread", "ACME-1: we aim to reply to you by 13:00 EET (1h 00m left). The team has been reminded."),
+        ("channel:C0TRIAGE", "ACME-1 first response due 13:00 EET, in 1h 00m"),
+        ("dm:U0OLLI", "ACME-1 first response due 13:00 EET, in 1h 00m"),
+        ("thread", "ACME-1: we aim to reply to you by 13:00 EET (in 1h 00m). The team has been reminded."),
     ]
     for later in ("2026-11-23 12:00", "2026-11-23 12:30", "2026-11-23 12:59"):
         assert await world.tick_at(helsinki(later)) == 0
@@ -189,7 +189,7 @@ async def test_paused_ticket_gets_nothing_and_its_deadline_moves(database: str, 
     assert resumed.notice_at == helsinki("2026-11-23 16:00")  # warning at 180 min lands on closing time
     assert await world.tick_at(helsinki("2026-11-23 15:59")) == 0
     assert await world.tick_at(helsinki("2026-11-23 16:00")) == 1
-    assert ("dm:U0OLLI", "ACME-1 first response due Tue 24 Nov 09:00 EET, 17h 00m left") in await world.posts()
+    assert ("dm:U0OLLI", "ACME-1 first response due Tue 24 Nov 09:00 EET, in 17h 00m") in await world.posts()
     assert await notice_rows(ticket) == [("first_response", "warning", helsinki("2026-11-24 09:00"))]
 
 
@@ -204,7 +204,7 @@ async def test_priority_change_rekeys_notices(database: str, world: World) -> No
     assert (p4.first_response_due, p4.notice_at) == (helsinki("2026-11-24 09:00"), helsinki("2026-11-23 15:00"))
     assert await world.tick_at(helsinki("2026-11-23 13:00")) == 0  # the old 13:00 deadline is gone
     assert await world.tick_at(helsinki("2026-11-23 15:00")) == 1
-    assert ("thread", "ACME-1: we aim to reply to you by Tue 24 Nov 09:00 EET (18h 00m left). "
+    assert ("thread", "ACME-1: we aim to reply to you by Tue 24 Nov 09:00 EET (in 18h 00m). "
                       "The team has been reminded.") in await world.posts()
 
     world.clock.set(helsinki("2026-11-23 15:10"))
@@ -226,7 +226,7 @@ async def test_p1_also_dms_the_leads(database: str, world: World) -> None:
     assert await world.tick_at(helsinki("2026-11-23 09:22:30")) == 1  # 75 % of 30 min
     posts = await world.posts()
     assert sorted(w for w, _ in posts) == ["channel:C0TRIAGE", "dm:U0LEAD", "dm:U0OLLI", "thread"]
-    assert ("dm:U0LEAD", "ACME-1 first response due 09:30 EET, 8m left") in posts  # 7m 30s rounds to 8m
+    assert ("dm:U0LEAD", "ACME-1 first response due 09:30 EET, in 8m") in posts  # 7m 30s rounds to 8m
 
 
 async def test_lead_who_is_the_assignee_gets_one_dm(database: str, world: World) -> None:
@@ -252,7 +252,7 @@ async def test_next_response_notices_after_a_customer_message(any_database: str,
     assert waiting.notice_at == helsinki("2026-11-23 13:00")
     assert await world.tick_at(helsinki("2026-11-23 12:59")) == 0
     assert await world.tick_at(helsinki("2026-11-23 13:00")) == 1
-    assert ("dm:U0OLLI", "ACME-1 next response due 14:00 EET, 1h 00m left") in await world.posts()
+    assert ("dm:U0OLLI", "ACME-1 next response due 14:00 EET, in 1h 00m") in await world.posts()
 
     world.clock.set(helsinki("2026-11-23 13:30"))
     await world.post("Found it: a certificate expired", thread=ticket.thread, actor=OLLI)
@@ -271,7 +271,7 @@ async def test_globex_notices_are_in_utc(database: str, world: World) -> None:
         world.clock.now(), platform="slack", tenant="T0HOME", channel="C0GLOBEX", thread="1795000999.000100")
     assert ticket.notice_at == world.clock.now() + timedelta(hours=4)  # half of 480 min
     assert await world.tick_at(world.clock.now() + timedelta(hours=4)) == 1
-    assert ("thread", "GLOBEX-1: we aim to reply to you by 15:00 UTC (4h 00m left). "
+    assert ("thread", "GLOBEX-1: we aim to reply to you by 15:00 UTC (in 4h 00m). "
                       "The team has been reminded.") in await world.posts()
 
 
