@@ -10,16 +10,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adapters.email import app as mail_app
-from adapters.email.config import MailConfig
-from bot.clock import SystemClock
-from bot.core import Helpdesk
-from chatdesk.settings import Settings, SettingsError
-from storage import db, outbox
+# The mail adapter, the core and the ORM are imported when the command runs, so that
+# `chatdesk --help` and the other commands start without them.
+if TYPE_CHECKING:
+    from adapters.email.config import MailConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +29,8 @@ def mail_command(
     = False,
 ) -> None:
     """Read the support mailbox (CHATDESK_IMAP_URL) into tickets and send replies by mail (CHATDESK_SMTP_URL)."""
+    from chatdesk.settings import Settings, SettingsError
+
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -47,6 +47,8 @@ def mail_command(
 
 
 async def _open(url: str) -> None:
+    from storage import db
+
     try:
         await db.init(url)
     except Exception as exc:
@@ -55,6 +57,11 @@ async def _open(url: str) -> None:
 
 
 async def _once(database_url: str, mail: MailConfig) -> int:
+    from adapters.email import app as mail_app
+    from bot.clock import SystemClock
+    from bot.core import Helpdesk
+    from storage import db, outbox
+
     await _open(database_url)
     desk = Helpdesk(clock=SystemClock())
     poller = mail_app.poller(mail, desk)
@@ -79,6 +86,11 @@ async def _once(database_url: str, mail: MailConfig) -> int:
 
 
 async def _forever(database_url: str, mail: MailConfig) -> int:
+    from adapters.email import app as mail_app
+    from bot.clock import SystemClock
+    from bot.core import Helpdesk
+    from storage import db, outbox
+
     await _open(database_url)
     stop = asyncio.Event()
     wake = asyncio.Event()
