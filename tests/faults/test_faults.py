@@ -1,4 +1,4 @@
-"""Zero lost or doubled tickets under faults (issue 9).
+"""Zero lost or doubled tickets under faults.
 
 `chatdesk serve --workers 4` on PostgreSQL takes a load of signed Slack events, retried as
 Slack retries them, while these faults are injected:
