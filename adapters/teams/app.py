@@ -41,7 +41,6 @@ from bot.core import Helpdesk
 from bot.identity import find_person
 from bot.types import Destination, IncomingMessage, Invocation, Place, Platform, Reply
 from storage import outbox
-from storage.models import ChannelBinding
 
 log = logging.getLogger("chatdesk.teams")
 
@@ -172,7 +171,8 @@ class TeamsBot:
         return web.Response(status=200)
 
     async def _turn(self, context: TurnContext, activity: dict[str, Any]) -> None:
-        await references.remember(activity, self.desk.clock.now())
+        binding = await references.binding_of(activity)
+        await references.remember(activity, self.desk.clock.now(), binding)
         if inbound.is_personal_install(activity):
             # Someone added chatdesk to their own chat: a welcome card, or how to get access.
             conv = inbound.conversation_of(activity)
@@ -187,8 +187,6 @@ class TeamsBot:
         if activity["type"] not in MESSAGE_TYPES:
             return
         conv = inbound.conversation_of(activity)
-        binding = None if conv.is_personal else await ChannelBinding.filter(
-            platform=Platform.TEAMS.value, channel=conv.channel).first()
         purpose = binding.purpose if binding is not None else None
         agent = False
         if purpose == "triage":

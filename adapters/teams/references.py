@@ -57,11 +57,20 @@ async def load(key: str) -> dict[str, Any] | None:
     return dict(row.reference) if row is not None and isinstance(row.reference, dict) else None
 
 
-async def remember(activity: dict[str, Any], now: datetime) -> None:
-    """Keep what a later proactive post needs from any inbound activity (message, install, update)."""
+async def binding_of(activity: dict[str, Any]) -> ChannelBinding | None:
+    """The configured channel an activity happened in (None for 1:1 chats and unknown places)."""
+    conv = conversation_of(activity)
+    if conv.is_personal:
+        return None
+    return await ChannelBinding.filter(platform=PLATFORM, channel=conv.channel).first()
+
+
+async def remember(activity: dict[str, Any], now: datetime, binding: ChannelBinding | None) -> None:
+    """Keep what a later proactive post needs from any inbound activity (message, install, update).
+
+    `binding` is binding_of(activity), looked up once by the caller."""
     conv = conversation_of(activity)
     tenant = tenant_of(activity) or None
-    binding = await ChannelBinding.filter(platform=PLATFORM, channel=conv.channel).first()
     if binding is not None and binding.tenant and binding.tenant != tenant:
         log.warning("ignored a reference for %s from tenant %s: the channel belongs to tenant %s",
                     conv.channel, tenant, binding.tenant)
