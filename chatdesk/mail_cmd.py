@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from chatdesk.lifecycle import open_database, stop_on_signals
 
 # The mail adapter, the core and the ORM are imported when the command runs, so that
 # `chatdesk --help` and the other commands start without them.
@@ -46,23 +47,13 @@ def mail_command(
     raise typer.Exit(code)
 
 
-async def _open(url: str) -> None:
-    from storage import db
-
-    try:
-        await db.init(url)
-    except Exception as exc:
-        typer.echo(f"error: DATABASE_URL: cannot open the database: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
 async def _once(database_url: str, mail: MailConfig) -> int:
     from adapters.email import app as mail_app
     from bot.clock import SystemClock
     from bot.core import Helpdesk
     from storage import db, outbox
 
-    await _open(database_url)
+    await open_database(database_url)
     desk = Helpdesk(clock=SystemClock())
     poller = mail_app.poller(mail, desk)
     sender = mail_app.sender(mail)
@@ -91,13 +82,9 @@ async def _forever(database_url: str, mail: MailConfig) -> int:
     from bot.core import Helpdesk
     from storage import db, outbox
 
-    await _open(database_url)
-    stop = asyncio.Event()
+    await open_database(database_url)
+    stop = stop_on_signals()
     wake = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     desk = Helpdesk(clock=SystemClock(), on_queued=wake.set)
     sender = mail_app.sender(mail)
     assert sender is not None

@@ -9,12 +9,12 @@ PostgreSQL database; each notice is still queued once. SQLite runs one worker.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 from typing import Annotated
 
 import typer
+
+from chatdesk.lifecycle import open_database, stop_on_signals
 
 
 def register(app: typer.Typer) -> None:
@@ -45,23 +45,13 @@ def reminders_command(
     asyncio.run(_forever(settings.database_url, interval))
 
 
-async def _open(url: str) -> None:
-    from storage import db
-
-    try:
-        await db.init(url)
-    except Exception as exc:
-        typer.echo(f"error: DATABASE_URL: cannot open the database: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
 async def _once(url: str) -> int:
     from bot import reminders
     from bot.clock import SystemClock
     from bot.core import Helpdesk
     from storage import db
 
-    await _open(url)
+    await open_database(url)
     try:
         return await reminders.tick(Helpdesk(clock=SystemClock()), SystemClock().now())
     finally:
@@ -69,19 +59,14 @@ async def _once(url: str) -> int:
 
 
 async def _forever(url: str, interval: float) -> None:
-    import asyncio
 
     from bot import reminders
     from bot.clock import SystemClock
     from bot.core import Helpdesk
     from storage import db
 
-    await _open(url)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    await open_database(url)
+    stop = stop_on_signals()
     logging.getLogger("chatdesk.reminders").info("SLA reminder worker running (every %ss); Ctrl-C stops it",
                                                  interval)
     try:

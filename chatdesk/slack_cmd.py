@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
+
+from chatdesk.lifecycle import stop_on_signals
 
 if TYPE_CHECKING:
     import asyncio
@@ -65,12 +65,7 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
 
         async def main() -> None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-            await run_socket_mode(s, stop)
+            await run_socket_mode(s, stop_on_signals())
 
         try:
             asyncio.run(main())
