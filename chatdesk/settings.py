@@ -28,6 +28,16 @@ class SettingsError(ValueError):
     pass
 
 
+def _whole_number(value: Any, low: int, high: int, what: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = low - 1
+    if not low <= number <= high:
+        raise ValueError(f"{str(value)!r} is not {what} ({low}-{high})")
+    return number
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True, env_ignore_empty=True,
                                       case_sensitive=True)
@@ -71,24 +81,12 @@ class Settings(BaseSettings):
     @field_validator("port", mode="before")
     @classmethod
     def _port(cls, value: Any) -> int:
-        try:
-            port = int(value)
-        except (TypeError, ValueError):
-            port = 0
-        if not 0 < port < 65536:
-            raise ValueError(f"{str(value)!r} is not a port number (1-65535)")
-        return port
+        return _whole_number(value, 1, 65535, "a port number")
 
     @field_validator("retention_days", mode="before")
     @classmethod
     def _retention(cls, value: Any) -> int:
-        try:
-            days = int(value)
-        except (TypeError, ValueError):
-            days = 0
-        if not 1 <= days <= 3650:
-            raise ValueError(f"{str(value)!r} is not a number of days (1-3650)")
-        return days
+        return _whole_number(value, 1, 3650, "a number of days")
 
     @field_validator("pseudonym_secret")
     @classmethod
