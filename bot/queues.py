@@ -14,6 +14,7 @@ from typing import Any
 from tortoise import connections
 
 from bot.tickets import OPEN_STATUSES, PRIORITY_ORDER
+from storage.db import stored_time
 from storage.models import Ticket
 
 QUEUE_SHOWN = 50
@@ -57,8 +58,4 @@ def _line(v: list[Any]) -> QueueLine:
 
 
 def _when(value: object) -> datetime | None:
-    """A timestamp as the database gave it: a datetime (PostgreSQL) or ISO-8601 text (SQLite)."""
-    if value is None or isinstance(value, datetime):
-        return value
-    when = datetime.fromisoformat(str(value))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None if value is None else stored_time(value)

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tortoise import connections
@@ -36,6 +36,7 @@ from bot import clocks
 from bot import tickets as svc
 from bot.types import Audience, Field, Reply
 from bot.views import when
+from storage.db import stored_time
 from storage.models import Customer, Person, SlaNotice, Ticket
 
 if TYPE_CHECKING:
@@ -240,13 +241,8 @@ async def record_notices(notices: list[tuple[int, clocks.Notice]], now: datetime
         'INSERT INTO "sla_notice" ("ticket_id", "metric", "kind", "due_at", "created_at") VALUES '
         f'{",".join(groups)} ON CONFLICT ("ticket_id", "metric", "kind", "due_at") DO NOTHING '
         'RETURNING "ticket_id", "metric", "kind", "due_at"', values)
-    return {(int(r["ticket_id"]), clocks.notice_key(str(r["metric"]), str(r["kind"]), _when(r["due_at"])))
+    return {(int(r["ticket_id"]), clocks.notice_key(str(r["metric"]), str(r["kind"]), stored_time(r["due_at"])))
             for r in rows}
-
-
-def _when(value: Any) -> datetime:
-    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # -- wording -------------------------------------------------------------------------------------

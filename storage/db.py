@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import Tortoise, connections
@@ -12,6 +13,12 @@ from tortoise import Tortoise, connections
 DEFAULT_DATABASE_URL = "sqlite://chatdesk.sqlite3"
 APP_LABEL = "models"
 MIGRATIONS_MODULE = "storage.migrations"
+
+
+def stored_time(value: object) -> datetime:
+    """A timestamp from a raw query: a datetime (PostgreSQL) or ISO-8601 text (SQLite), always aware."""
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def database_url(url: str | None = None) -> str:
