@@ -53,6 +53,7 @@ from bench_slack import (
     drop_pg_database,
     free_port,
     process,
+    refuse_remote_postgres,
     run_noop_bolt,
     sign,
     wait_for_port,
@@ -475,10 +476,7 @@ def cli() -> int:
     if args.floor_server:
         run_sqlite_floor(args.floor_server, args.floor_db)
         return 0
-    for url in (args.postgres, os.environ.get("TEST_POSTGRES_URL", "")):
-        host = url.split("@")[-1].split("/")[0].split(":")[0] if url else HOST
-        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-            parser.error(f"PostgreSQL must be on a loopback address, not {host}")
+    refuse_remote_postgres(parser, args.postgres)
     return asyncio.run(main(args))
 
 

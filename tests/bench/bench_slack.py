@@ -102,6 +102,14 @@ def run_noop_bolt(port: int, api_url: str) -> None:
 
 # -- helpers ---------------------------------------------------------------------------------------------
 
+def refuse_remote_postgres(parser: argparse.ArgumentParser, given: str) -> None:
+    """Load goes only to this machine: a PostgreSQL URL (given or TEST_POSTGRES_URL) must be on loopback."""
+    for url in (given, os.environ.get("TEST_POSTGRES_URL", "")):
+        host = url.split("@")[-1].split("/")[0].split(":")[0] if url else HOST
+        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
+            parser.error(f"PostgreSQL must be on a loopback address, not {host}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -444,10 +452,7 @@ def cli() -> int:
     if args.noop_server:
         run_noop_bolt(args.noop_server, args.api_url)
         return 0
-    for url in (args.postgres, os.environ.get("TEST_POSTGRES_URL", "")):
-        host = url.split("@")[-1].split("/")[0].split(":")[0] if url else HOST
-        if host not in ("127.0.0.1", "localhost", "::1", "[::1]"):
-            parser.error(f"PostgreSQL must be on a loopback address, not {host}")
+    refuse_remote_postgres(parser, args.postgres)
     return asyncio.run(main(args))
 
 
