@@ -5,12 +5,12 @@ Each error names its variable. Passwords never appear in an error or in `describ
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 from urllib.parse import unquote, urlsplit
 
+from adapters.net import is_loopback_host
 from bot.config import EMAIL_ADDRESS
 
 
@@ -33,12 +33,7 @@ class ServerUrl:
 
     @property
     def loopback(self) -> bool:
-        if self.host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(self.host)
 
     def describe(self) -> str:
         user = f"{self.username}@" if self.username else ""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
+
+from adapters.net import is_loopback_host
 
 
 class TeamsConfigError(ValueError):
@@ -37,11 +38,4 @@ class TeamsConfig:
                                    f"the server must listen on loopback (--host 127.0.0.1), not {self.host}")
 
 
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["TeamsConfig", "TeamsConfigError", "is_loopback_host"]
