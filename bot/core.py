@@ -21,7 +21,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from bot import audience, intake, process, views
+from bot import audience, intake, memo, process, views
 from bot import tickets as svc
 from bot.access import how_to_get_access
 from bot.clock import Clock, SystemClock
@@ -105,7 +105,8 @@ class Helpdesk:
 
     async def process_inbox_batch(self, limit: int | None = None) -> int:
         """Process a batch of due inbox rows in one transaction; how many were taken (0: none due)."""
-        results = await process_batch(self._accepted, self.clock.now(), limit=limit)
+        with memo.batch():
+            results = await process_batch(self._accepted, self.clock.now(), limit=limit)
         handled = [(msg, outcome) for msg, outcome in results if outcome is not None]
         if self.on_queued and any(outcome.queued for _, outcome in handled):
             self.on_queued()
@@ -189,7 +190,7 @@ class Helpdesk:
         await svc.store_message(ticket, who, platform=platform, message_id=msg.message_id, text=msg.text,
                                 internal=False, now=now, files=msg.files)
         replies = await self._intake_replies(ticket, who.customer, msg.text, now)
-        queued = await self.route(replies, who, ticket)
+        queued = await self.route(replies, who, ticket, new_ticket=True)
         return ticket, Outcome(queued=queued, ticket_key=ticket.key)
 
     async def _intake_replies(self, ticket: Ticket, customer: Customer, text: str, now: datetime) -> list[Reply]:
@@ -286,23 +287,26 @@ class Helpdesk:
     # -- routing replies into the outbox ------------------------------------------------------
 
     async def route(self, replies: Sequence[Reply], who: Who | None, ticket: Ticket | None,
-                    tickets: Mapping[str, Ticket] | None = None) -> int:
+                    tickets: Mapping[str, Ticket] | None = None, *, new_ticket: bool = False) -> int:
         """Queue the replies in one statement, in the order given (the customer's first); `tickets`
-        saves looking up the tickets of replies about several."""
+        saves looking up the tickets of replies about several. For a `new_ticket` nothing has been
+        delivered yet, so it has no triage thread to look up."""
         now = self.clock.now()
         posts: list[tuple[Destination, Reply]] = []
         seen: set[str] = set()
         people = await self._people(replies)
         triage: list[ChannelBinding] | None = None
-        threads = await triage_threads(
-            {r.ticket_key for r in replies if r.audience == Audience.TRIAGE and r.ticket_key})
+        keys = {r.ticket_key for r in replies if r.audience == Audience.TRIAGE and r.ticket_key}
+        if new_ticket and ticket is not None:
+            keys.discard(ticket.key)
+        threads = await triage_threads(keys)
         for reply in replies:
             t = ticket
             if reply.ticket_key and (t is None or t.key != reply.ticket_key):
                 t = tickets.get(reply.ticket_key) if tickets else None
                 t = t or await Ticket.filter(key=reply.ticket_key).first()
             if reply.audience == Audience.TRIAGE and triage is None:
-                triage = await ChannelBinding.filter(purpose="triage")
+                triage = await triage_bindings()
             for planned in await self.destinations(reply, t, who, people, triage, threads):
                 admitted = audience.admit(reply, planned, who)
                 if admitted is None:
@@ -322,7 +326,8 @@ class Helpdesk:
         pids = {r.person for r in replies if r.audience == Audience.DM and r.contact is None and r.person}
         if not pids:
             return {}
-        return {p.pid: p for p in await Person.filter(pid__in=sorted(pids), active=True)}
+        found = await memo.read(("people", tuple(sorted(pids))), Person.filter(pid__in=sorted(pids), active=True).all)
+        return {p.pid: p for p in found}
 
     async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None,
                            people: dict[str, Person] | None = None,
@@ -341,7 +346,7 @@ class Helpdesk:
         if reply.audience == Audience.TRIAGE:
             if platform == Platform.CONSOLE:
                 return [Destination(Platform.CONSOLE, "console", CONSOLE_TRIAGE)]
-            bindings = triage if triage is not None else await ChannelBinding.filter(purpose="triage")
+            bindings = triage if triage is not None else await triage_bindings()
             same = [b for b in bindings if b.platform == platform.value] or bindings
             if ticket is None:
                 return [Destination(Platform(b.platform), b.tenant, b.channel) for b in same]
@@ -361,6 +366,10 @@ class Helpdesk:
                 return []
             return [d for d in [dm_destination(person, platform)] if d is not None]
         return []
+
+
+async def triage_bindings() -> list[ChannelBinding]:
+    return list(await memo.read(("triage",), ChannelBinding.filter(purpose="triage").all))
 
 
 async def customer_channels(ticket: Ticket) -> list[Destination]:

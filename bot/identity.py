@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import memo
 from bot.statuses import AGENT_ROLES, Role
 from bot.types import Actor, Place, Platform
 from storage.models import ChannelBinding, Contact, Customer, Person
@@ -49,12 +50,15 @@ class Who:
 
 
 async def find_person(platform: Platform, user_id: str, aad_object_id: str | None = None) -> Person | None:
-    if platform == Platform.SLACK:
-        return await Person.filter(slack=user_id, active=True).first()
-    if platform == Platform.TEAMS:
-        ids = [i for i in (user_id, aad_object_id) if i]
-        return await Person.filter(teams__in=ids, active=True).first()
-    return await Person.filter(pid=user_id, active=True).first()
+    async def load() -> Person | None:
+        if platform == Platform.SLACK:
+            return await Person.filter(slack=user_id, active=True).first()
+        if platform == Platform.TEAMS:
+            ids = [i for i in (user_id, aad_object_id) if i]
+            return await Person.filter(teams__in=ids, active=True).first()
+        return await Person.filter(pid=user_id, active=True).first()
+
+    return await memo.read(("person", platform, user_id, aad_object_id), load)
 
 
 async def find_binding(place: Place) -> ChannelBinding | None:
@@ -68,7 +72,8 @@ async def find_binding(place: Place) -> ChannelBinding | None:
         binding = ChannelBinding(platform="console", tenant="console", channel=place.channel, purpose="customer")
         binding.customer_id = customer.id
         return binding
-    return await ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first()
+    return await memo.read(("binding", place.platform, place.channel),
+                           ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first)
 
 
 def binding_admits(binding: ChannelBinding, place: Place) -> bool:
@@ -102,7 +107,7 @@ async def resolve(actor: Actor, place: Place) -> Who:
         return Who(actor, place, Role.STRANGER)
     customer = None
     if binding is not None and binding.purpose == "customer" and binding.customer_id is not None:
-        customer = await Customer.get(id=binding.customer_id)
+        customer = await memo.read(("customer", binding.customer_id), Customer.filter(id=binding.customer_id).get)
     if person is not None:
         return Who(actor, place, person.role, person=person, customer=customer, binding=binding)
     if customer is not None and binding is not None:

@@ -36,7 +36,6 @@ from bot.identity import Who, ensure_contact, resolve
 from bot.pleasantries import is_pleasantry
 from bot.types import Actor, Audience, FileRef, IncomingMessage, Outcome, Place, Platform, Reaction, Reply
 from storage.models import Attachment, Contact, Customer, IntakeMessage, Message, Ticket
-from storage.models import Calendar as CalendarRow
 
 WITHDRAWN = "withdrawn: the customer deleted their message before anyone worked on it"
 
@@ -292,11 +291,7 @@ def due_text(due: datetime, zone: ZoneInfo, now: datetime) -> str:
 
 async def out_of_hours_note(ticket: Ticket, now: datetime) -> str | None:
     """For a ticket opened outside business hours: when support works and when it will reply."""
-    row = await CalendarRow.filter(contracts__customers__id=ticket.customer_id).first()
-    if row is None:
-        return None
-    cal = sla.Calendar.from_config({"timezone": row.timezone, "hours": row.hours, "holidays": row.holidays},
-                                   f"calendars.{row.name}")
+    cal = (await svc.sla_context(ticket.customer_id)).calendar  # the one ticket creation read
     if sla.is_open(cal, now):
         return None
     note = f"Our support hours are {hours_text(cal)} {zone_text(cal.timezone)}"

@@ -12,6 +12,7 @@ approve, reject, accept and rate; each step is posted in the ticket's thread and
 
 from __future__ import annotations
 
+from bot import memo
 from bot.quoting import title as shown_title
 from bot.types import Audience, Button, Reply
 from storage.models import Customer, Person, SupportTeam, Ticket
@@ -24,10 +25,13 @@ def dm(person: Person | str, text: str, ticket: Ticket, dedupe: str | None = Non
 
 
 async def team_members(name: str | None) -> list[Person]:
-    team = await SupportTeam.filter(name=name).first() if name else None
-    if team is None or not team.members:
-        return []
-    return await Person.filter(pid__in=list(team.members), active=True).order_by("pid")
+    async def load() -> list[Person]:
+        team = await SupportTeam.filter(name=name).first() if name else None
+        if team is None or not team.members:
+            return []
+        return await Person.filter(pid__in=list(team.members), active=True).order_by("pid")
+
+    return list(await memo.read(("team", name), load))
 
 
 # -- routing ---------------------------------------------------------------------------------------

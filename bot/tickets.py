@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import clocks
+from bot import clocks, memo
 from bot.attachments import keep_file
 from bot.config import Target
 from bot.identity import Who
@@ -45,11 +45,14 @@ class SlaContext:
 
 
 async def sla_context(customer_id: int) -> SlaContext:
-    contract = await Contract.filter(customers__id=customer_id).select_related("calendar").get()
-    row = contract.calendar
-    cal = Calendar.from_config({"timezone": row.timezone, "hours": row.hours, "holidays": row.holidays},
-                               f"calendars.{row.name}")
-    return SlaContext(cal, contract)
+    async def load() -> SlaContext:
+        contract = await Contract.filter(customers__id=customer_id).select_related("calendar").get()
+        row = contract.calendar
+        cal = Calendar.from_config({"timezone": row.timezone, "hours": row.hours, "holidays": row.holidays},
+                                   f"calendars.{row.name}")
+        return SlaContext(cal, contract)
+
+    return await memo.read(("sla_context", customer_id), load)
 
 
 async def audit(ticket: Ticket | None, who: Who | None, action: str, now: datetime, **detail: Any) -> None:

@@ -77,6 +77,7 @@ def run_fake_api(port: int, latency_ms: float) -> None:
     async def api(request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw = await request.read()
+        received = time.time()  # the post has arrived; the answer then takes latency_ms
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         if method == "auth.test":
@@ -90,7 +91,7 @@ def run_fake_api(port: int, latency_ms: float) -> None:
                 body = {}
             thread = body.get("thread_ts")
             if thread and str(body.get("text", "")).startswith("Thanks, this is"):
-                acks.setdefault(str(thread), time.time())
+                acks.setdefault(str(thread), received)
             return web.json_response({"ok": True, "ts": f"{1900000000 + next(counter)}.000100"})
         return web.json_response({"ok": True})
 

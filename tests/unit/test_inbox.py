@@ -97,7 +97,7 @@ async def test_a_failed_processing_is_rolled_back_and_retried(any_database: str,
     await desk.accept_message(message(1))
     real = desk.route
 
-    async def broken(*args: Any) -> int:
+    async def broken(*args: Any, **kwargs: Any) -> int:
         raise ConnectionError("database went away")
 
     monkeypatch.setattr(desk, "route", broken)
