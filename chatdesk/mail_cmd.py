@@ -6,16 +6,11 @@ mail-only desk, for cron (`--once`), and for trying the mail settings.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chatdesk.lifecycle import open_database, stop_on_signals
-
-# The mail adapter, the core and the ORM are imported when the command runs, so that
+# asyncio, the mail adapter, the core and the ORM are imported when the command runs, so that
 # `chatdesk --help` and the other commands start without them.
 if TYPE_CHECKING:
     from adapters.email.config import MailConfig
@@ -30,6 +25,9 @@ def mail_command(
     = False,
 ) -> None:
     """Read the support mailbox (CHATDESK_IMAP_URL) into tickets and send replies by mail (CHATDESK_SMTP_URL)."""
+    import asyncio
+    import logging
+
     from chatdesk.settings import Settings, SettingsError
 
     try:
@@ -51,6 +49,7 @@ async def _once(database_url: str, mail: MailConfig) -> int:
     from adapters.email import app as mail_app
     from bot.clock import SystemClock
     from bot.core import Helpdesk
+    from chatdesk.lifecycle import open_database
     from storage import db, outbox
 
     await open_database(database_url)
@@ -77,9 +76,13 @@ async def _once(database_url: str, mail: MailConfig) -> int:
 
 
 async def _forever(database_url: str, mail: MailConfig) -> int:
+    import asyncio
+    import contextlib
+
     from adapters.email import app as mail_app
     from bot.clock import SystemClock
     from bot.core import Helpdesk
+    from chatdesk.lifecycle import open_database, stop_on_signals
     from storage import db, outbox
 
     await open_database(database_url)

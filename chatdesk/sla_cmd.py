@@ -11,11 +11,12 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from bot.sla import MAX_MINUTES, Calendar, CalendarError, add_business_minutes
+if TYPE_CHECKING:  # imported when the command runs: `chatdesk --help` does not load the calendar code
+    from bot.sla import Calendar
 
 
 class InputError(Exception):
@@ -67,6 +68,8 @@ def due(
 
 def compute_due(calendar: str | None, start: str | None, minutes: str | None, pauses: list[str]) -> datetime:
     """Validate the options and compute the deadline; raises InputError on bad input."""
+    from bot.sla import CalendarError, add_business_minutes
+
     if calendar is None:
         raise InputError("--calendar: required (a YAML file with timezone, hours and holidays)")
     if start is None:
@@ -87,6 +90,8 @@ def compute_due(calendar: str | None, start: str | None, minutes: str | None, pa
 
 def load_calendar(file: str) -> Calendar:
     import yaml
+
+    from bot.sla import Calendar, CalendarError
 
     try:
         text = Path(file).read_text(encoding="utf-8")
@@ -121,6 +126,8 @@ def load_calendar(file: str) -> Calendar:
 
 
 def parse_minutes(value: str) -> float:
+    from bot.sla import MAX_MINUTES
+
     try:
         number = float(value)
     except ValueError:
