@@ -1,7 +1,5 @@
 """The `chatdesk` command line."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import sys
@@ -64,7 +62,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings() -> Settings:
+def settings() -> "Settings":
     from bot.config import ConfigError
     from chatdesk.settings import Settings, SettingsError
 

@@ -6,8 +6,6 @@ and times are in each customer's contract calendar zone; minutes are whole minut
 for a correction. Bad input prints one line on stderr naming the option and exits 1.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from typing import Annotated, Any, NoReturn

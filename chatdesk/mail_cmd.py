@@ -4,8 +4,6 @@
 mail-only desk, for cron (`--once`), and for trying the mail settings.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -45,7 +43,7 @@ def mail_command(
     raise typer.Exit(code)
 
 
-async def _once(database_url: str, mail: MailConfig) -> int:
+async def _once(database_url: str, mail: "MailConfig") -> int:
     from adapters.email import app as mail_app
     from bot.clock import SystemClock
     from bot.core import Helpdesk
@@ -75,7 +73,7 @@ async def _once(database_url: str, mail: MailConfig) -> int:
         await db.close()
 
 
-async def _forever(database_url: str, mail: MailConfig) -> int:
+async def _forever(database_url: str, mail: "MailConfig") -> int:
     import asyncio
     import contextlib
 

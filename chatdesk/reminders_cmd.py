@@ -7,8 +7,6 @@ its own channel's posts. Several `chatdesk reminders` may run against one
 PostgreSQL database; each notice is still queued once. SQLite runs one worker.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -6,8 +6,6 @@ is counted), `--format csv` one row per customer, `--format table`
 format) prints one line on stderr naming the option, exits 1 and prints nothing on stdout.
 """
 
-from __future__ import annotations
-
 import io
 import json
 import sys

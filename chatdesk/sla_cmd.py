@@ -5,8 +5,6 @@ value, exit code 1, and nothing on stdout, so a script never mistakes an error f
 a deadline.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -88,7 +86,7 @@ def compute_due(calendar: str | None, start: str | None, minutes: str | None, pa
         raise InputError(f"{'--pause' if spans else '--minutes'}: {exc}") from None
 
 
-def load_calendar(file: str) -> Calendar:
+def load_calendar(file: str) -> "Calendar":
     import yaml
 
     from bot.sla import Calendar, CalendarError
@@ -139,7 +137,7 @@ def parse_minutes(value: str) -> float:
     return number
 
 
-def parse_time(cal: Calendar, value: str, option: str) -> datetime:
+def parse_time(cal: "Calendar", value: str, option: str) -> datetime:
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text)
@@ -150,7 +148,7 @@ def parse_time(cal: Calendar, value: str, option: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse_pause(cal: Calendar, value: str) -> tuple[datetime, datetime]:
+def parse_pause(cal: "Calendar", value: str) -> tuple[datetime, datetime]:
     parts = value.split("/")
     if len(parts) != 2:
         raise InputError(f"--pause: {value!r} must be two ISO-8601 times joined by '/' (START/END)")

@@ -1,7 +1,5 @@
 """`chatdesk socket`: Slack over Socket Mode, with the same runtime as `chatdesk serve`."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 import typer
@@ -13,7 +11,7 @@ if TYPE_CHECKING:
     from chatdesk.settings import Settings
 
 
-async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clock | None = None,
+async def run_socket_mode(settings: "Settings", stop: "asyncio.Event", *, clock: "Clock | None" = None,
                           manage_db: bool = True) -> None:
     """Serve Slack over Socket Mode, the workers running beside it, until `stop` is set."""
     from datetime import timedelta

@@ -1,7 +1,5 @@
 """`chatdesk manifest teams`: the Teams app package (manifest.json and icons) with the app id filled in."""
 
-from __future__ import annotations
-
 import io
 import json
 import os

@@ -68,3 +68,11 @@ def test_a_module_that_does_not_register_its_command_is_a_clear_error(monkeypatc
     result = runner.invoke(app, ["nothing"])
     assert isinstance(result.exception, LookupError)
     assert "empty_cmd.register() did not add the command 'nothing'" in str(result.exception)
+
+
+@pytest.mark.parametrize("module", ["chatdesk.cli", *(m for _, m, _ in cli._Commands.lazy)])
+def test_command_modules_keep_their_annotations_evaluated(module: str) -> None:
+    """typer compiles and evaluates string annotations twice per option: 26 ms instead of 6 for --help."""
+    import importlib
+
+    assert not hasattr(importlib.import_module(module), "annotations"), f"{module}: from __future__ import annotations"
