@@ -20,7 +20,7 @@ import logging
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from chatdesk.runtime import STOP_TIMEOUT, Runtime
 from storage.inbox import RemoteAccepts
@@ -108,12 +108,13 @@ class WorkerProcess:
             await process.wait()
 
 
-async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.Event) -> None:
-    """The worker process's side: wake its workers as standard input says; `stop` at its end."""
+async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.Event,
+                       source: IO[Any] | None = None) -> None:
+    """The worker process's side: wake its workers as standard input (`source`) says; `stop` at its end."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), source or sys.stdin)
         while chunk := await reader.read(4096):
             if WAKE_INBOX in chunk:
                 runtime.inbox_wake.set()
