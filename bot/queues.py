@@ -2,18 +2,25 @@
 
 A consultant's queue can hold hundreds of open tickets among a hundred thousand; only the
 columns a line shows are read (with the customer's name in the same query), the order is
-the lead's (as bot.tickets.queue_order), and the message lists the first QUEUE_SHOWN.
+the lead's (as bot.tickets.queue_order), and the message lists the first QUEUE_SHOWN. The
+business time left on the lines shown is counted on one Timeline per calendar, not by walking
+the calendar's days once per line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise import connections
 
-from bot.tickets import OPEN_STATUSES, PRIORITY_ORDER
+from bot.sla import Calendar
+from bot.statuses import PAUSING_STATUSES, status_label
+from bot.tickets import OPEN_STATUSES, PRIORITY_ORDER, sla_context
+from bot.timelabels import business_left_on
+from bot.timeline import Timeline
 from storage.db import stored_time
 from storage.models import Ticket
 
@@ -59,3 +66,25 @@ def _line(v: list[Any]) -> QueueLine:
 
 def _when(value: object) -> datetime | None:
     return None if value is None else stored_time(value)
+
+
+async def sla_left(lines: Sequence[QueueLine], now: datetime) -> list[str]:
+    """Each line's SLA column: business time left until (or late since) its escalation, or why none runs."""
+    calendars: dict[int, Calendar] = {}
+    spans: dict[Calendar, list[datetime]] = {}
+    for line in lines:
+        if line.escalation_at is None:
+            continue
+        if line.customer_id not in calendars:
+            calendars[line.customer_id] = (await sla_context(line.customer_id)).calendar
+        spans.setdefault(calendars[line.customer_id], [now]).append(line.escalation_at)
+    timelines = {cal: Timeline(cal, min(moments), max(moments)) for cal, moments in spans.items()}
+    labels = []
+    for line in lines:
+        if line.escalation_at is not None:
+            labels.append(business_left_on(timelines[calendars[line.customer_id]], line.escalation_at, now))
+        elif line.status in PAUSING_STATUSES:
+            labels.append(f"SLA paused ({status_label(line.status)})")
+        else:
+            labels.append("no SLA clock running")
+    return labels
