@@ -3,8 +3,8 @@
 A consultant's queue can hold hundreds of open tickets among a hundred thousand; only the
 columns a line shows are read (with the customer's name in the same query), the order is
 the lead's (as bot.tickets.queue_order), and the message lists the first QUEUE_SHOWN. The
-business time left on the lines shown is counted on one Timeline per calendar, not by walking
-the calendar's days once per line.
+business time left on the lines shown is counted on one timeline per calendar (kept for the
+next queue), not by walking the calendar's days once per line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.sla import Calendar
 from bot.statuses import PAUSING_STATUSES, status_label
 from bot.tickets import OPEN_STATUSES, PRIORITY_ORDER, sla_context
 from bot.timelabels import business_left_on
-from bot.timeline import Timeline
+from bot.timeline import timeline_for
 from storage.db import stored_time
 
 QUEUE_SHOWN = 50
@@ -87,7 +87,7 @@ async def sla_left(lines: Sequence[QueueLine], now: datetime) -> list[str]:
         if line.customer_id not in calendars:
             calendars[line.customer_id] = (await sla_context(line.customer_id)).calendar
         spans.setdefault(calendars[line.customer_id], [now]).append(line.escalation_at)
-    timelines = {cal: Timeline(cal, min(moments), max(moments)) for cal, moments in spans.items()}
+    timelines = {cal: timeline_for(cal, min(moments), max(moments)) for cal, moments in spans.items()}
     labels = []
     for line in lines:
         if line.escalation_at is not None:
