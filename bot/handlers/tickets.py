@@ -87,9 +87,8 @@ async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str
 
 @HANDLERS.command("show")
 async def _show(env: Env, cmd: Command) -> list[Reply]:
-    ticket = await load_ticket(env, cmd.get("key"))
-    assignee = await Person.filter(id=ticket.assignee_id).first() if ticket.assignee_id else None
-    customer = await Customer.get(id=ticket.customer_id)
+    ticket = await load_ticket(env, cmd.get("key"), "customer", "assignee")  # one round trip, not three
+    assignee, customer = ticket.assignee, ticket.customer
     fields = ticket_fields(ticket, assignee, await zone_of(ticket), env.now, for_customer=not env.who.is_agent)
     buttons = buttons_for(ticket, env.who.role, env.who.person.id if env.who.person else None)
     title = shown_title(ticket.title)
