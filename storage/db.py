@@ -33,8 +33,13 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
     url = database_url(url)
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://") :]
+    connection: str | dict[str, Any] = url
+    if url.startswith("sqlite://"):
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = {**expand_db_url(url), "engine": "storage.sqlite_engine"}  # BEGIN IMMEDIATE
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": ["storage.models"],
