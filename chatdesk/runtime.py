@@ -22,6 +22,9 @@ from kb import service as kb_service
 from storage import db, inbox, outbox, retention
 
 STOP_TIMEOUT = 10  # seconds each worker gets to finish its current item on shutdown
+# Inbox workers per process on PostgreSQL: a ticket is a dozen round trips, and while one worker
+# waits for the database another works (SKIP LOCKED keeps them apart). SQLite has one writer.
+POSTGRES_INBOX_WORKERS = 4
 
 
 class Background(Protocol):
@@ -69,10 +72,11 @@ class Runtime:
             return
         self._stop.clear()
         kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
+        inbox_workers = POSTGRES_INBOX_WORKERS if db.dialect() == "postgres" else 1
         self._tasks = [
             asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake)),
-            asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
-                                                 self.remote or self.inbox)),
+            *(asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
+                                                   self.remote or self.inbox)) for _ in range(inbox_workers)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
             asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),
             *mail_app.workers(self.mail, self.desk, self._stop),

@@ -19,7 +19,8 @@ import contextlib
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+import time
+from typing import IO, TYPE_CHECKING, Any
 
 from chatdesk.runtime import STOP_TIMEOUT, Runtime
 from storage.inbox import RemoteAccepts
@@ -33,6 +34,8 @@ WAKE_INBOX = b"i"  # inbox rows committed
 WAKE_OUTBOX = b"o"  # posts queued
 WRITING = b"w"  # accepts wait to be written (the worker makes way between batches)
 RESTART_DELAY = 1.0  # seconds before a worker process that exited is started again
+MAX_RESTART_DELAY = 30.0  # one that keeps dying soon after its start waits twice as long each time, up to this
+STEADY = 10.0  # seconds a worker process must have run for its next restart to wait RESTART_DELAY again
 
 
 class WorkerProcess:
@@ -71,14 +74,18 @@ class WorkerProcess:
         log.info("worker process %s started", self._process.pid)
 
     async def _supervise(self) -> None:
+        delay = RESTART_DELAY
         while not self._stopping and self._process is not None:
+            started = time.monotonic()
             code = await self._process.wait()
             if self._stopping:
                 return
-            await asyncio.sleep(RESTART_DELAY)  # a Ctrl-C reaches both processes: the server is stopping too
+            delay = RESTART_DELAY if time.monotonic() - started >= STEADY else min(delay * 2, MAX_RESTART_DELAY)
+            log.error("worker process exited with %s; starting it again in %.0f s (messages wait in the inbox)",
+                      code, delay)
+            await asyncio.sleep(delay)  # a Ctrl-C reaches both processes: the server is stopping too
             if self._stopping:
                 return
-            log.error("worker process exited with %s; starting it again (messages wait in the inbox)", code)
             await self._spawn()
 
     async def stop(self) -> None:
@@ -101,12 +108,13 @@ class WorkerProcess:
             await process.wait()
 
 
-async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.Event) -> None:
-    """The worker process's side: wake its workers as standard input says; `stop` at its end."""
+async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.Event,
+                       source: IO[Any] | None = None) -> None:
+    """The worker process's side: wake its workers as standard input (`source`) says; `stop` at its end."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), source or sys.stdin)
         while chunk := await reader.read(4096):
             if WAKE_INBOX in chunk:
                 runtime.inbox_wake.set()
