@@ -397,3 +397,14 @@ def is_open(cal: Calendar, t: datetime) -> bool:
         for offset in (-1, 0, 1)
         for a, b in _day_intervals(cal, zone, day + timedelta(days=offset))
     )
+
+
+def open_stretches(cal: Calendar, start: datetime, end: datetime) -> Iterator[Interval]:
+    """The calendar's open stretches from `start` until past `end`, in order, as UTC instants.
+
+    The first is cut at `start`; the last may run past `end`. Their lengths are what
+    business_minutes_between adds up, for callers that ask it many times over one span.
+    """
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    return _running(cal, start.astimezone(UTC), (), until=end)

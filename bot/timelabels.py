@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.sla import Calendar, business_minutes_between
+from bot.timeline import Timeline
 from bot.views import when
 
 
@@ -26,6 +27,13 @@ def business_left_until(cal: Calendar, due: datetime, now: datetime) -> str:
     if due >= now:
         return business_left(business_minutes_between(cal, now, due))
     return business_left(-business_minutes_between(cal, due, now))
+
+
+def business_left_on(line: Timeline, due: datetime, now: datetime) -> str:
+    """business_left_until on a timeline that spans both instants (one walk for a whole queue)."""
+    if due >= now:
+        return business_left(line.minutes_between(now, due))
+    return business_left(-line.minutes_between(due, now))
 
 
 def due_in_zone(due: datetime, zone: str) -> str:

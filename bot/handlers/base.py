@@ -57,9 +57,11 @@ def say(text: str, **kw: Any) -> Reply:
     return Reply(text, **kw)
 
 
-async def load_ticket(env: Env, key: str) -> Ticket:
-    """The ticket, if this caller may see it; a contact never learns another customer's tickets exist."""
-    ticket = await Ticket.filter(key=key).first()
+async def load_ticket(env: Env, key: str, *related: str) -> Ticket:
+    """The ticket, if this caller may see it; a contact never learns another customer's tickets exist.
+
+    `related` names relations read in the same query (e.g. "customer", "assignee")."""
+    ticket = await Ticket.filter(key=key).select_related(*related).first()
     if ticket is None or (not env.who.is_agent and (env.who.customer is None
                                                     or ticket.customer_id != env.who.customer.id)):
         raise svc.Refusal(f"no ticket {key}")

@@ -10,11 +10,11 @@ from bot.handlers.base import Env, Handlers, load_ticket, person_for, public, sa
 from bot.handlers.knowledge import learn_from_resolution
 from bot.identity import ensure_contact
 from bot.process import delivery_card, route_new_ticket
-from bot.queues import queue_lines
+from bot.queues import queue_lines, sla_left
 from bot.quoting import quote
 from bot.quoting import title as shown_title
-from bot.statuses import PAUSING_STATUSES, REACHED_ONLY_BY, Role, Status, status_label
-from bot.timelabels import business, business_left, business_left_until, due_in_zone, hours
+from bot.statuses import REACHED_ONLY_BY, Role, Status, status_label
+from bot.timelabels import business, business_left, due_in_zone, hours
 from bot.timelog import estimate_line
 from bot.types import Audience, Button, Field, Platform, Reply
 from bot.views import (
@@ -87,9 +87,8 @@ async def _customer_channel(env: Env, customer: Customer) -> tuple[str, str, str
 
 @HANDLERS.command("show")
 async def _show(env: Env, cmd: Command) -> list[Reply]:
-    ticket = await load_ticket(env, cmd.get("key"))
-    assignee = await Person.filter(id=ticket.assignee_id).first() if ticket.assignee_id else None
-    customer = await Customer.get(id=ticket.customer_id)
+    ticket = await load_ticket(env, cmd.get("key"), "customer", "assignee")  # one round trip, not three
+    assignee, customer = ticket.assignee, ticket.customer
     fields = ticket_fields(ticket, assignee, await zone_of(ticket), env.now, for_customer=not env.who.is_agent)
     buttons = buttons_for(ticket, env.who.role, env.who.person.id if env.who.person else None)
     title = shown_title(ticket.title)
@@ -114,16 +113,7 @@ async def _queue(env: Env, cmd: Command) -> list[Reply]:
     if not tickets:
         return [say(f"{person.name}'s queue is empty.")]
     lines = [f"{person.name}'s queue, first things first:"]
-    calendars: dict[int, svc.SlaContext] = {}
-    for i, t in enumerate(tickets, start=1):
-        if t.escalation_at:
-            if t.customer_id not in calendars:
-                calendars[t.customer_id] = await svc.sla_context(t.customer_id)
-            left = business_left_until(calendars[t.customer_id].calendar, t.escalation_at, env.now)
-        elif t.status in PAUSING_STATUSES:
-            left = f"SLA paused ({status_label(t.status)})"
-        else:
-            left = "no SLA clock running"
+    for i, (t, left) in enumerate(zip(tickets, await sla_left(tickets, env.now), strict=True), start=1):
         rank = f"#{t.rank}" if t.rank else "unranked"
         lines.append(f"{i}. {t.key} {t.priority} {rank} · {t.customer}: {shown_title(t.title)} · {left}")
     if total > len(tickets):
