@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -232,19 +233,28 @@ def _wall_to_utc(zone: ZoneInfo, naive: datetime) -> datetime:
     return datetime.fromtimestamp(hi_s, UTC)
 
 
+# Turning a wall-clock time into an instant is the costly step of every deadline: a sweep
+# computes several deadlines per ticket, each walking the same few days. The results depend
+# only on the zone (or the calendar, which is compared by value) and the day, so they are
+# kept; a few thousand days cover every calendar's recent and coming months.
+@lru_cache(maxsize=8192)
 def _boundary(zone: ZoneInfo, day: date, minute: int) -> datetime:
     if minute == MINUTES_PER_DAY:
         day, minute = day + timedelta(days=1), 0
     return _wall_to_utc(zone, datetime.combine(day, time(minute // 60, minute % 60)))
 
 
-def _day_intervals(cal: Calendar, zone: ZoneInfo, day: date) -> Iterator[Interval]:
+@lru_cache(maxsize=8192)
+def _day_intervals(cal: Calendar, zone: ZoneInfo, day: date) -> tuple[Interval, ...]:
+    """The day's open periods as instants, in order; none on a holiday."""
     if day in cal.holidays:
-        return
+        return ()
+    out = []
     for start, end in cal.hours[day.weekday()]:
         a, b = _boundary(zone, day, start), _boundary(zone, day, end)
         if a < b:  # a period wholly inside a spring-forward gap is empty
-            yield a, b
+            out.append((a, b))
+    return tuple(out)
 
 
 # --- pauses -----------------------------------------------------------------------

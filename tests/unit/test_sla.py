@@ -720,7 +720,8 @@ def test_core_imports_no_chat_sdk() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"slack_bolt", "slack_sdk", "botbuilder", "aiohttp", "tortoise", "yaml"}
-    stdlib = {"__future__", "math", "re", "collections", "dataclasses", "datetime", "itertools", "zoneinfo"}
+    stdlib = {"__future__", "math", "re", "collections", "dataclasses", "datetime", "functools", "itertools",
+              "zoneinfo"}
     assert imported <= stdlib
 
 
