@@ -26,6 +26,7 @@ __all__ = [
     "Calendar",
     "CalendarError",
     "add_business_minutes",
+    "add_business_minutes_each",
     "business_minutes_between",
     "is_open",
     "merge_intervals",
@@ -350,19 +351,39 @@ def add_business_minutes(
     overlapping pauses count once, and pause time outside business hours or before
     `start` changes nothing. A pause still open can be given with a far end.
     """
+    return add_business_minutes_each(cal, start, (minutes,), pauses)[0]
+
+
+def add_business_minutes_each(
+    cal: Calendar,
+    start: datetime,
+    minutes: Sequence[float],
+    pauses: Sequence[tuple[datetime, datetime]] = (),
+) -> list[datetime]:
+    """`add_business_minutes` for several amounts from one start, in one walk of the calendar
+    (a ticket's deadlines and warning times share their start); results in the order given."""
     _require_aware(start, "start")
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
-        raise TypeError(f"minutes must be a number, got {type(minutes).__name__}")
-    if not math.isfinite(minutes) or minutes < 0:
-        raise ValueError(f"minutes must be a finite number >= 0, got {minutes}")
-    if minutes > MAX_MINUTES:
-        raise ValueError(f"minutes must be at most {MAX_MINUTES}, got {minutes}")
-    remaining = timedelta(minutes=minutes)
+    for m in minutes:
+        if isinstance(m, bool) or not isinstance(m, int | float):
+            raise TypeError(f"minutes must be a number, got {type(m).__name__}")
+        if not math.isfinite(m) or m < 0:
+            raise ValueError(f"minutes must be a finite number >= 0, got {m}")
+        if m > MAX_MINUTES:
+            raise ValueError(f"minutes must be at most {MAX_MINUTES}, got {m}")
+    wanted = sorted((timedelta(minutes=m), i) for i, m in enumerate(minutes))
+    out: list[datetime] = [start] * len(wanted)
+    if not wanted:
+        return out
+    k = 0
+    elapsed = timedelta(0)  # business time in the stretches before this one
     try:
         for a, b in _running(cal, start.astimezone(UTC), merge_intervals(pauses)):
-            if remaining <= b - a:
-                return a + remaining
-            remaining -= b - a
+            while wanted[k][0] - elapsed <= b - a:
+                out[wanted[k][1]] = a + (wanted[k][0] - elapsed)
+                k += 1
+                if k == len(wanted):
+                    return out
+            elapsed += b - a
     except OverflowError:
         raise ValueError("the deadline falls after the year 9999 (is a pause left open for ever?)") from None
     raise AssertionError("unreachable: the business clock never stops for good")
