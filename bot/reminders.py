@@ -32,7 +32,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from bot import clocks
+from bot import clocks, memo
 from bot import tickets as svc
 from bot.types import Audience, Field, Reply
 from bot.views import when
@@ -64,11 +64,14 @@ async def tick(desk: Helpdesk, now: datetime) -> int:
     """Queue every warning and breach due at `now`; returns how many notices were recorded."""
     sweep = _Sweep(desk, now)
     total = 0
-    while True:
-        seen, notices = await sweep.batch()
-        total += notices
-        if not seen:
-            break
+    # Configuration (people, triage channels) is read once for the tick, not once per batch,
+    # as the tick's contract and lead lookups are.
+    with memo.batch():
+        while True:
+            seen, notices = await sweep.batch()
+            total += notices
+            if not seen:
+                break
     if sweep.queued and desk.on_queued:
         desk.on_queued()
     if total:
@@ -96,6 +99,8 @@ class _Sweep:
     queued: int = 0
     stuck: set[int] = field(default_factory=set)
     contexts: dict[int, svc.SlaContext] = field(default_factory=dict)
+    customers: dict[int, Customer] = field(default_factory=dict)
+    people: dict[int, Person] = field(default_factory=dict)
     leads: list[str] | None = None
 
     async def batch(self) -> tuple[int, int]:
@@ -110,9 +115,8 @@ class _Sweep:
             for ticket_id, metric, kind, due_at in await SlaNotice.filter(ticket_id__in=ids).values_list(
                     "ticket_id", "metric", "kind", "due_at"):
                 sent[ticket_id].add(clocks.notice_key(metric, kind, due_at))
-            customers = {c.id: c for c in await Customer.filter(id__in={t.customer_id for t in tickets})}
-            assignee_ids = {t.assignee_id for t in tickets if t.assignee_id}
-            people = {p.id: p for p in await Person.filter(id__in=assignee_ids)} if assignee_ids else {}
+            customers = await self.customers_of(tickets)
+            people = await self.assignees_of(tickets)
             try:
                 async with in_transaction():  # a savepoint: if the batch fails, each ticket is tried alone
                     recorded, queued = await self.settle_all(tickets, {i: set(keys) for i, keys in sent.items()},
@@ -213,6 +217,20 @@ class _Sweep:
             return None
         state = ticket.sla_state or clocks.new_state(ticket.created_at)
         return clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, self.now)
+
+    async def customers_of(self, tickets: list[Ticket]) -> dict[int, Customer]:
+        """The tickets' customers; each read once per tick."""
+        missing = {t.customer_id for t in tickets} - self.customers.keys()
+        if missing:
+            self.customers.update((c.id, c) for c in await Customer.filter(id__in=missing))
+        return self.customers
+
+    async def assignees_of(self, tickets: list[Ticket]) -> dict[int, Person]:
+        """The tickets' assignees; each read once per tick."""
+        missing = {t.assignee_id for t in tickets if t.assignee_id} - self.people.keys()
+        if missing:
+            self.people.update((p.id, p) for p in await Person.filter(id__in=missing))
+        return self.people
 
     async def context(self, customer_id: int) -> svc.SlaContext:
         if customer_id not in self.contexts:
