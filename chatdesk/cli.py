@@ -218,6 +218,10 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
           host: Annotated[str, typer.Option(help="Address to listen on: 0.0.0.0 (all, the default), "
                                                   "127.0.0.1 (this machine only), ...")] = "0.0.0.0",
           workers: Annotated[int, typer.Option(help="Processes on one port (PostgreSQL only).")] = 1,
+          single_process: Annotated[bool, typer.Option(
+              "--single-process", help="Run the background workers in the web server's process instead of "
+                                       "a process of their own beside it (one core for both).")] = False,
+          role: Annotated[str, typer.Option(hidden=True)] = "",
           reuse_port: Annotated[bool, typer.Option(hidden=True)] = False) -> None:
     """HTTP server: /slack/events, /api/messages, /healthz, /board."""
     from aiohttp import web
@@ -225,9 +229,16 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
     from bot.config import ConfigError, load_config
     from chatdesk import logs
     from chatdesk.server import build_app
+    from chatdesk.worker_process import WorkerProcess, run_worker
     from storage import db
 
     s = settings().model_copy(update={"host": host})
+    if role not in ("", "worker"):
+        raise fail(f"unknown --role {role!r}")
+    if role == "worker":  # the background workers of a `chatdesk serve` (chatdesk/worker_process.py)
+        logs.configure(s)
+        run_worker(s)
+        return
     if workers < 1:
         raise fail("--workers must be at least 1")
     if workers > 1 and not db.is_postgres(s.database_url):
@@ -241,7 +252,7 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
         raise typer.Exit(_serve_workers(workers, host, port or s.port))
     logs.configure(s)
     try:
-        application = build_app(s)
+        application = build_app(s, background=None if single_process else WorkerProcess(host))
     except ValueError as exc:  # an adapter's settings that cannot work (the message names the variable)
         raise fail(str(exc)) from None
     web.run_app(application, host=host, port=port or s.port, reuse_port=reuse_port or None,
@@ -253,7 +264,8 @@ def _serve_workers(workers: int, host: str, port: int) -> int:
     import signal
     import subprocess
 
-    argv = [sys.executable, "-m", "chatdesk.cli", "serve", "--host", host, "--port", str(port), "--reuse-port"]
+    argv = [sys.executable, "-m", "chatdesk.cli", "serve", "--host", host, "--port", str(port), "--reuse-port",
+            "--single-process"]
     children = [subprocess.Popen(argv) for _ in range(workers)]
     out.print(f"chatdesk: {workers} workers on port {port} (pids {', '.join(str(c.pid) for c in children)})")
 

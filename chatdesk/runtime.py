@@ -1,5 +1,9 @@
 """One desk and its background workers (inbox, outbox, SLA reminders, the mailbox poller), started and
-stopped the same way under `chatdesk serve` and `chatdesk socket`."""
+stopped the same way under `chatdesk serve` and `chatdesk socket`.
+
+`chatdesk serve` runs them in a process of their own beside the web server (chatdesk/worker_process.py),
+so acknowledging the platforms and making tickets each have a core: the web server's runtime then
+has `elsewhere` set, accepts into the inbox and wakes that process instead of running workers."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.email import app as mail_app
 from adapters.email.config import MailConfig
@@ -18,6 +22,23 @@ from kb import service as kb_service
 from storage import db, inbox, outbox, retention
 
 STOP_TIMEOUT = 10  # seconds each worker gets to finish its current item on shutdown
+# Inbox workers per process on PostgreSQL: a ticket is a dozen round trips, and while one worker
+# waits for the database another works (SKIP LOCKED keeps them apart). SQLite has one writer.
+POSTGRES_INBOX_WORKERS = 4
+
+
+class Background(Protocol):
+    """Workers that run somewhere else (another process) and are woken from here."""
+
+    def wake_inbox(self) -> None: ...
+
+    def wake_outbox(self) -> None: ...
+
+    def writing(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Runtime:
@@ -25,11 +46,17 @@ class Runtime:
     are processed in the request, as one transaction; with them they go through the inbox."""
 
     def __init__(self, clock: Clock | None = None, *, workers: bool = True,
-                 keep: timedelta = retention.OUTBOX_RETENTION, mail: MailConfig | None = None) -> None:
+                 keep: timedelta = retention.OUTBOX_RETENTION, mail: MailConfig | None = None,
+                 elsewhere: Background | None = None, remote: inbox.RemoteAccepts | None = None) -> None:
         self.outbox_wake = asyncio.Event()
         self.inbox_wake = asyncio.Event()
-        self.inbox = inbox.Inbox(wake=self.inbox_wake.set) if workers else None
-        self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=self.outbox_wake.set, inbox=self.inbox)
+        self.elsewhere = elsewhere
+        wake_inbox = elsewhere.wake_inbox if elsewhere else self.inbox_wake.set
+        self.inbox = inbox.Inbox(wake=wake_inbox, writing=elsewhere.writing if elsewhere else None) \
+            if workers or elsewhere else None
+        self.remote = remote  # in the worker process: the web server's accepts, which the worker makes way for
+        self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=elsewhere.wake_outbox if elsewhere
+                             else self.outbox_wake.set, inbox=self.inbox)
         self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
         self.workers = workers
         self.keep = keep  # how long processed inbox rows and delivered posts are kept
@@ -41,14 +68,15 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if not self.workers:
+        if not self.workers or self.elsewhere:
             return
         self._stop.clear()
         kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
+        inbox_workers = POSTGRES_INBOX_WORKERS if db.dialect() == "postgres" else 1
         self._tasks = [
             asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake)),
-            asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
-                                                 self.inbox)),
+            *(asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
+                                                   self.remote or self.inbox)) for _ in range(inbox_workers)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
             asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),
             *mail_app.workers(self.mail, self.desk, self._stop),
@@ -59,6 +87,8 @@ class Runtime:
         if self.inbox is not None:
             with contextlib.suppress(Exception):
                 await self.inbox.flush()
+        if self.elsewhere is not None:
+            await self.elsewhere.stop()
         self._stop.set()
         self.outbox_wake.set()
         self.inbox_wake.set()
@@ -75,6 +105,8 @@ class Runtime:
             await db.init(database_url)
         try:
             self.start()
+            if self.elsewhere is not None:
+                await self.elsewhere.start()
             try:
                 yield self
             finally:

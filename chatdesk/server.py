@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.core import Helpdesk
 from chatdesk import board
-from chatdesk.runtime import Runtime
+from chatdesk.runtime import Background, Runtime
 from chatdesk.settings import Settings
 from storage import inbox, outbox
 
@@ -22,6 +22,7 @@ log = logging.getLogger("chatdesk.server")
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 DESK: web.AppKey[Helpdesk] = web.AppKey("desk", Helpdesk)
 SENDERS: web.AppKey[dict[str, Any]] = web.AppKey("senders", dict[str, Any])
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 MAX_BODY = 1024 * 1024  # requests over 1 MiB are refused with 413
 
 # (platform, module): each module offers `mount(app, config, desk) -> sender or None`, its config
@@ -45,12 +46,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
-              run_workers: bool = True) -> web.Application:
+              run_workers: bool = True, background: Background | None = None,
+              accepts: inbox.RemoteAccepts | None = None) -> web.Application:
+    """The server; with `background` its workers run there (another process) instead of in it; with
+    `accepts`, this is that process, making way for the web server's accepts."""
     runtime = Runtime(clock, workers=run_workers, keep=timedelta(days=settings.retention_days),
-                      mail=settings.mail())
+                      mail=settings.mail(), elsewhere=background, remote=accepts)
     desk = runtime.desk
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
+    app[RUNTIME] = runtime
     app[DESK] = desk
     app[SENDERS] = runtime.senders
     app.router.add_get("/healthz", healthz)

@@ -13,6 +13,12 @@ from tortoise import Tortoise, connections
 DEFAULT_DATABASE_URL = "sqlite://chatdesk.sqlite3"
 APP_LABEL = "models"
 MIGRATIONS_MODULE = "storage.migrations"
+POOL_SIZE = 10  # PostgreSQL connections per process unless DATABASE_URL says ?maxsize=N
+
+
+def dialect() -> str:
+    """The open database's kind: "sqlite" or "postgres"."""
+    return str(connections.get("default").capabilities.dialect)
 
 
 def stored_time(value: object) -> datetime:
@@ -33,8 +39,19 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
     url = database_url(url)
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://") :]
+    connection: str | dict[str, Any] = url
+    if url.startswith("sqlite://"):
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = {**expand_db_url(url), "engine": "storage.sqlite_engine"}  # BEGIN IMMEDIATE
+    elif is_postgres(url):
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = expand_db_url(url)
+        # The worker process holds a connection per inbox worker, the outbox's and the reminders'.
+        connection["credentials"].setdefault("maxsize", POOL_SIZE)
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": ["storage.models"],

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
@@ -42,6 +42,7 @@ BUSY_RATE = 150.0  # accepts per second above which acknowledging comes first (m
 RATE_WINDOW = 0.1  # seconds
 INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a batch took
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
+REMOTE_SHARE = 0.5  # the worker process waits for the web server's write at most this share of its batch's time
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
 
@@ -62,8 +63,10 @@ def inbox_key(msg: IncomingMessage) -> str:
 class Inbox:
     """Accepts messages into the inbox table, several accepts to a transaction."""
 
-    def __init__(self, wake: Callable[[], None] | None = None, max_batch: int = 500) -> None:
+    def __init__(self, wake: Callable[[], None] | None = None, max_batch: int = 500,
+                 writing: Callable[[], None] | None = None) -> None:
         self.wake = wake  # wakes the inbox worker
+        self.writing = writing  # tells a worker in another process that accepts wait to be written
         self.max_batch = max_batch
         self._waiting = 0  # accepts not yet written
         self._rate_window = (0.0, 0, 0)  # (start of the current 0.1 s window, accepts in it, in the one before)
@@ -111,11 +114,21 @@ class Inbox:
         while self._writer is not None:
             await asyncio.shield(self._writer)
 
+    async def make_way(self, worked: float) -> None:
+        """The worker, between batches: while busy, rest as long as the batch took (at most MAX_REST)
+        and let the accepts that came in meanwhile be written first."""
+        if self.busy():
+            await asyncio.sleep(min(MAX_REST, worked * INGEST_SHARE))
+            await self.flush()
+
     async def _write_batches(self) -> None:
         try:
             await asyncio.sleep(0)  # let the accepts that are ready now join this batch
             while self._batch:
                 batch, self._batch = self._batch[: self.max_batch], self._batch[self.max_batch :]
+                if self.writing:
+                    self.writing()
+                fresh = []
                 try:
                     fresh = await _insert(batch)
                 except Exception as exc:
@@ -123,11 +136,12 @@ class Inbox:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    if self.wake and (any(fresh) or self.writing):  # the other process waits for this wake
+                        self.wake()
                 for (_, future), new in zip(batch, fresh, strict=True):
                     if not future.done():
                         future.set_result(new)
-                if any(fresh) and self.wake:
-                    self.wake()
         finally:
             self._writer = None
 
@@ -249,11 +263,39 @@ async def lag_seconds(now: datetime) -> float:
     return max(0.0, (now - oldest.created_at).total_seconds()) if oldest else 0.0
 
 
+class Accepts(Protocol):
+    """Where messages are accepted, as the worker sees it: this process's Inbox, or the web server's."""
+
+    async def make_way(self, worked: float) -> None: ...
+
+
+class RemoteAccepts:
+    """The web server's accepts, seen from the worker process: told when accepts wait to be written
+    (`writing`) and when they are (`written`). On SQLite, with one writer at a time, the worker
+    waits between batches for a waiting write (at most REMOTE_SHARE of the batch's time), so a
+    burst is acknowledged while tickets are made."""
+
+    def __init__(self) -> None:
+        self._written = asyncio.Event()
+        self._written.set()
+
+    def writing(self) -> None:
+        self._written.clear()
+
+    def written(self) -> None:
+        self._written.set()
+
+    async def make_way(self, worked: float) -> None:
+        if self._written.is_set() or connections.get("default").capabilities.dialect != "sqlite":
+            return  # PostgreSQL locks rows, not the database: nobody waits for the worker's batch
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._written.wait(), timeout=min(MAX_REST, worked * REMOTE_SHARE))
+
+
 async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asyncio.Event, wake: asyncio.Event,
-                     inbox: Inbox | None = None, interval: float = 0.5) -> None:
-    """Process due rows (a batch per call of `process_one`) until `stop` is set. While messages
-    arrive faster than they can be processed (a burst), the worker rests as long as its last
-    batch took, at most MAX_REST, so acknowledging and processing share the time."""
+                     inbox: Accepts | None = None, interval: float = 0.5) -> None:
+    """Process due rows (a batch per call of `process_one`) until `stop` is set. Between batches it
+    makes way for the accepts (Accepts.make_way), so acknowledging and processing share the time."""
     while not stop.is_set():
         wake.clear()
         try:
@@ -261,9 +303,8 @@ async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asy
                 started = time.monotonic()
                 if not await process_one():
                     break
-                if inbox is not None and inbox.busy():
-                    await asyncio.sleep(min(MAX_REST, (time.monotonic() - started) * INGEST_SHARE))
-                    await inbox.flush()  # the accepts that came in meanwhile are written before the next row
+                if inbox is not None:
+                    await inbox.make_way(time.monotonic() - started)
         except Exception:
             log.exception("inbox sweep failed; retrying")
         with contextlib.suppress(TimeoutError):

@@ -52,6 +52,7 @@ MAX_ATTEMPTS = 12
 BATCH = 50
 IN_FLIGHT = 100  # rows a worker holds at once, across all its lanes
 CUSTOMER_FIRST, INTERNAL = 0, 1  # claim priorities
+MARK_DELAY = 0.01  # seconds a delivered row waits for others to be marked sent with it
 T = TypeVar("T")
 
 
@@ -143,6 +144,51 @@ async def _release(rows: list[OutboxMessage], now: datetime) -> None:
         )
 
 
+class SentMarks:
+    """Delivered rows marked sent together, one statement for the posts answered within MARK_DELAY
+    instead of one each (on SQLite every write waits its turn for the one writer). A row posted and
+    not yet marked is still leased; if the process dies before the mark, its next attempt reads the
+    chat back and finds the post, so nothing is posted twice."""
+
+    def __init__(self) -> None:
+        self._rows: list[OutboxMessage] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def add(self, row: OutboxMessage) -> None:
+        self._rows.append(row)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+
+    async def flush(self) -> None:
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        try:
+            await asyncio.sleep(MARK_DELAY)
+            while self._rows:
+                rows, self._rows = self._rows, []
+                try:
+                    await _mark_sent(rows)
+                except Exception:
+                    log.exception("outbox: marking %s delivered rows sent failed; they are read back when retried",
+                                  len(rows))
+        finally:
+            self._writer = None
+
+
+async def _mark_sent(rows: list[OutboxMessage]) -> None:
+    conn = connections.get("default")
+    postgres = conn.capabilities.dialect == "postgres"
+    marks = [f"${i}" for i in range(1, 5)] if postgres else ["?"] * 4
+    sent_at = OutboxMessage._meta.fields_map["sent_at"]
+    await conn.execute_many(
+        f'UPDATE "outbox" SET "status" = \'sent\', "attempts" = {marks[0]}, "sent_at" = {marks[1]}, '
+        f'"platform_message_id" = {marks[2]} WHERE "id" = {marks[3]}',
+        [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
+         for row in rows])
+
+
 def lane_of(row: OutboxMessage) -> str:
     """Rows to the same destination share a lane and go out one after another, in id order."""
     return f"{row.platform}:{json.dumps(row.destination, sort_keys=True)}"
@@ -158,13 +204,17 @@ async def deliver_due(senders: Mapping[str, Sender], now: datetime, limit: int =
     lanes: dict[str, list[OutboxMessage]] = {}
     for row in rows:
         lanes.setdefault(lane_of(row), []).append(row)
-    results = await asyncio.gather(*(_deliver_lane(lane, senders, lambda: now, lease_ends)
-                                     for lane in lanes.values()))
+    marks = SentMarks()
+    try:
+        results = await asyncio.gather(*(_deliver_lane(lane, senders, lambda: now, lease_ends, marks)
+                                         for lane in lanes.values()))
+    finally:
+        await marks.flush()
     return sum(results)
 
 
 async def _deliver_lane(rows: list[OutboxMessage] | deque[OutboxMessage], senders: Mapping[str, Sender],
-                        now: Callable[[], datetime], lease_ends: float) -> int:
+                        now: Callable[[], datetime], lease_ends: float, marks: SentMarks) -> int:
     """One destination's rows, one after another."""
     sent = 0
     while rows:
@@ -176,7 +226,7 @@ async def _deliver_lane(rows: list[OutboxMessage] | deque[OutboxMessage], sender
             await _release([row, *rows], now())
             rows.clear()
             break
-        if await _deliver(row, senders[row.platform], now(), lease_ends):
+        if await _deliver(row, senders[row.platform], now(), lease_ends, marks):
             sent += 1
     return sent
 
@@ -194,7 +244,7 @@ async def _within_lease(call: Callable[[], Awaitable[T]], lease_ends: float) -> 
         raise DeliveryError(f"no answer within the outbox lease ({left:.1f} s); it may have been posted") from None
 
 
-async def _deliver(row: OutboxMessage, sender: Sender, now: datetime, lease_ends: float) -> bool:
+async def _deliver(row: OutboxMessage, sender: Sender, now: datetime, lease_ends: float, marks: SentMarks) -> bool:
     destination = Destination.from_json(row.destination)
     reply = Reply.from_json(row.payload)
     if not reply.dedupe:
@@ -228,7 +278,7 @@ async def _deliver(row: OutboxMessage, sender: Sender, now: datetime, lease_ends
     row.status = "sent"
     row.sent_at = now
     row.platform_message_id = message_id
-    await row.save(update_fields=["attempts", "status", "sent_at", "platform_message_id"])
+    marks.add(row)
     if reply.kind == "thread_root" and reply.ticket_key and message_id:
         # A ticket opened by command gets its thread when the bot's first post lands.
         await Ticket.filter(key=reply.ticket_key, thread__isnull=True).update(thread=message_id)
@@ -264,6 +314,7 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
     lanes: dict[str, deque[tuple[OutboxMessage, float]]] = {}  # each row with the end of its lease
     tasks: dict[str, asyncio.Task[None]] = {}
     freed = asyncio.Event()
+    marks = SentMarks()
     waiter = wake or asyncio.Event()
     platforms = list(senders)
 
@@ -275,7 +326,7 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
         try:
             while queue:
                 row, lease_ends = queue.popleft()
-                await _deliver_lane([row], senders, now, lease_ends)
+                await _deliver_lane([row], senders, now, lease_ends, marks)
                 freed.set()
         finally:
             lanes.pop(key, None)
@@ -318,3 +369,5 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
             await _release(left, now())
     if tasks:
         await asyncio.wait(list(tasks.values()), timeout=LEASE.total_seconds() / 4)
+    with contextlib.suppress(Exception):
+        await marks.flush()

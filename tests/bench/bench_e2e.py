@@ -322,7 +322,7 @@ async def created_times(database_url: str, marker: str) -> list[float]:
 
 
 async def bench_chatdesk(name: str, database_url: str, api_url: str, api_port: int, workdir: Path,
-                         sizes: dict[str, Any]) -> Run:
+                         sizes: dict[str, Any], single_process: bool = False) -> Run:
     env = {**os.environ, "DATABASE_URL": database_url, "CHATDESK_CONFIG": str(ORG_YAML)}
     for key in ("SLACK_APP_TOKEN", "MICROSOFT_APP_ID", "MICROSOFT_APP_PASSWORD"):
         env.pop(key, None)
@@ -331,8 +331,10 @@ async def bench_chatdesk(name: str, database_url: str, api_url: str, api_port: i
     port = free_port()
     env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url, PORT=str(port))
     url = f"http://{HOST}:{port}/slack/events"
-    run = Run(name=f"chatdesk ({name})")
-    with process([str(VENV_BIN / "chatdesk"), "serve", "--port", str(port)], env, workdir / f"serve-{name}.log") as proc:
+    run = Run(name=f"chatdesk ({name}{', one process' if single_process else ''})")
+    command = [str(VENV_BIN / "chatdesk"), "serve", "--port", str(port), *(["--single-process"] if single_process
+                                                                          else [])]
+    with process(command, env, workdir / f"serve-{name}.log") as proc:
         await wait_for_port(port, proc, f"chatdesk serve ({name})")
         await idle(url, api_port, 5, Run("warm-up"))
         await idle(url, api_port, sizes["idle"], run)
@@ -431,10 +433,11 @@ async def main(args: argparse.Namespace) -> int:
             floor = await bench_baseline("floor", api_url, sizes["burst"], workdir)
             if not args.postgres_only:
                 runs.append(await bench_chatdesk("sqlite", f"sqlite://{workdir / 'e2e.sqlite3'}", api_url, api_port,
-                                                 workdir, sizes))
+                                                 workdir, sizes, args.single_process))
             if pg_admin:
                 pg_name, pg_url = await create_pg_database(pg_admin)
-                runs.append(await bench_chatdesk("postgres", pg_url, api_url, api_port, workdir, sizes))
+                runs.append(await bench_chatdesk("postgres", pg_url, api_url, api_port, workdir, sizes,
+                                                 args.single_process))
     finally:
         if pg_name:
             await drop_pg_database(pg_admin, pg_name)
@@ -462,6 +465,8 @@ def cli() -> int:
     parser.add_argument("--sqlite-only", action="store_true")
     parser.add_argument("--postgres-only", action="store_true")
     parser.add_argument("--api-latency-ms", type=float, default=30.0, help="the fake Web API's answer time")
+    parser.add_argument("--single-process", action="store_true",
+                        help="serve --single-process: the workers in the web server's process (for comparison)")
     parser.add_argument("--fake-api", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--noop-server", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)

@@ -171,7 +171,7 @@ class Cluster:
     async def replace_killed(self, timeout: float = 60.0) -> None:
         """Start a worker like those of `--workers` (SO_REUSEPORT) and wait until it listens."""
         worker = self._spawn([sys.executable, "-m", "chatdesk.cli", "serve", "--port", str(self.port),
-                              "--reuse-port"], f"worker-{len(self.extra) + 1}")
+                              "--reuse-port", "--single-process"], f"worker-{len(self.extra) + 1}")
         self.extra.append(worker)
         await self.wait_listening(lambda: worker.pid in listening(self.port, [worker.pid]), timeout)
 

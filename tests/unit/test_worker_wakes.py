@@ -1,0 +1,47 @@
+"""The worker process follows the web server's wakes: new inbox rows, queued posts, and accepts
+waiting to be written (which a worker on SQLite makes way for between batches)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from chatdesk.runtime import Runtime
+from chatdesk.worker_process import follow_wakes
+from storage.inbox import RemoteAccepts
+
+
+async def test_each_byte_sets_its_wake_and_the_end_of_input_stops_the_worker() -> None:
+    runtime = Runtime(workers=False)
+    accepts = RemoteAccepts()
+    stop = asyncio.Event()
+    read, write = os.pipe()
+    with os.fdopen(read, "rb", buffering=0) as source:
+        follower = asyncio.create_task(follow_wakes(runtime, accepts, stop, source))
+        os.write(write, b"w")
+        await asyncio.sleep(0.05)
+        assert not accepts._written.is_set() and not runtime.inbox_wake.is_set()
+        os.write(write, b"i")
+        await asyncio.sleep(0.05)
+        assert accepts._written.is_set() and runtime.inbox_wake.is_set() and not runtime.outbox_wake.is_set()
+        os.write(write, b"o")
+        await asyncio.sleep(0.05)
+        assert runtime.outbox_wake.is_set() and not stop.is_set()
+        os.close(write)
+        await asyncio.wait_for(follower, timeout=5)
+    assert stop.is_set()
+
+
+async def test_the_worker_waits_for_a_waiting_write_only_on_sqlite_and_only_until_it_is_written(
+        any_database: str) -> None:
+    accepts = RemoteAccepts()
+    await asyncio.wait_for(accepts.make_way(1.0), timeout=0.05)  # nothing waits: no wait at all
+    accepts.writing()
+    waiting = asyncio.create_task(accepts.make_way(1.0))
+    await asyncio.sleep(0.02)
+    if any_database.startswith("sqlite"):
+        assert not waiting.done()
+        accepts.written()
+    else:
+        assert waiting.done()  # PostgreSQL locks rows: the web server's insert never waits for a batch
+    await asyncio.wait_for(waiting, timeout=1)
