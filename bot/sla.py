@@ -40,6 +40,7 @@ MINUTES_PER_DAY = 1440
 MAX_IDLE_DAYS = 3660
 # Larger targets are input errors: no contract counts a century of business time.
 MAX_MINUTES = 100 * 366 * MINUTES_PER_DAY
+_ONE_DAY = timedelta(days=1)
 
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -72,6 +73,11 @@ class Calendar:
     def __post_init__(self) -> None:
         if len(self.hours) != len(WEEKDAYS):
             raise ValueError(f"hours needs {len(WEEKDAYS)} entries (Monday first), got {len(self.hours)}")
+        # The day caches below look a calendar up once per day walked: hash it once, not each time.
+        object.__setattr__(self, "_hash", hash((self.timezone, self.hours, self.holidays)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -304,24 +310,27 @@ def _running(
     zone = cal.zone
     cursor = since
     p = 0
-    day = since.astimezone(zone).date() - timedelta(days=1)
+    count = len(pauses)
+    day = since.astimezone(zone).date() - _ONE_DAY
     idle = 0
     while True:
         if until is not None and _boundary(zone, day, 0) >= until:
             return
-        produced = False
+        produced = jumped = False
         for a, b in _day_intervals(cal, zone, day):
             if b <= cursor:
                 continue
-            a = max(a, cursor)
+            if a < cursor:
+                a = cursor
             while a < b:
-                while p < len(pauses) and pauses[p][1] <= a:
+                while p < count and pauses[p][1] <= a:
                     p += 1
-                if p < len(pauses) and pauses[p][0] <= a:
+                if p < count and pauses[p][0] <= a:
                     a = pauses[p][1]  # the clock is stopped until this pause ends
-                    cursor = max(cursor, a)
+                    if a > cursor:
+                        cursor, jumped = a, True
                     continue
-                stop = min(b, pauses[p][0]) if p < len(pauses) else b
+                stop = min(b, pauses[p][0]) if p < count else b
                 yield a, stop
                 produced = True
                 a = cursor = stop
@@ -333,7 +342,9 @@ def _running(
                 raise CalendarError(
                     "holidays", f"the calendar stays closed for {MAX_IDLE_DAYS} days in a row (up to {day})"
                 )
-        day = max(day + timedelta(days=1), cursor.astimezone(zone).date() - timedelta(days=1))
+        # Without a pause the cursor never leaves the day's periods, so the next day is the
+        # next one; a pause may have moved it days ahead.
+        day = max(day + _ONE_DAY, cursor.astimezone(zone).date() - _ONE_DAY) if jumped else day + _ONE_DAY
 
 
 def add_business_minutes(
