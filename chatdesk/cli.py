@@ -1,7 +1,5 @@
 """The `chatdesk` command line."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import sys
@@ -11,17 +9,27 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-# Each command imports what it needs when it runs, so `chatdesk --help` and `chatdesk sla due`
-# start without loading the ORM, the chat SDKs or the web server.
-from chatdesk import hours_cmd, kb_cmd, mail_cmd, reminders_cmd, report_cmd, sla_cmd, slack_cmd, teams_cmd
+from chatdesk.lazy import LazyGroup
 
 if TYPE_CHECKING:
     from chatdesk.settings import Settings
 
 T = TypeVar("T")
 
-app = typer.Typer(help="chatdesk: a helpdesk in shared Slack channels and Microsoft Teams.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False,
+
+class _Commands(LazyGroup):
+    """Each command imports what it needs when it runs, so `chatdesk --help` and `chatdesk sla due`
+    start without loading the ORM, the chat SDKs or the web server; the commands of these modules
+    are not even imported until named (`sla due` builds `sla` alone)."""
+
+    lazy = (("socket", "chatdesk.slack_cmd", False), ("reminders", "chatdesk.reminders_cmd", False),
+            ("report", "chatdesk.report_cmd", False), ("mail", "chatdesk.mail_cmd", False),
+            ("sla", "chatdesk.sla_cmd", True), ("kb", "chatdesk.kb_cmd", True),
+            ("manifest", "chatdesk.teams_cmd", True), ("hours", "chatdesk.hours_cmd", True))
+
+
+app = typer.Typer(cls=_Commands, help="chatdesk: a helpdesk in shared Slack channels and Microsoft Teams.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   rich_markup_mode=None)  # plain help: rich's formatting alone costs more than the rest of start-up
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Org config: customers, channels, contracts, calendars, people.", no_args_is_help=True)
@@ -54,7 +62,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def settings() -> Settings:
+def settings() -> "Settings":
     from bot.config import ConfigError
     from chatdesk.settings import Settings, SettingsError
 
@@ -278,10 +286,6 @@ def _serve_workers(workers: int, host: str, port: int) -> int:
     signal.signal(signal.SIGINT, forward)
     codes = [child.wait() for child in children]
     return max(codes, default=0)
-
-
-for _commands in (sla_cmd, kb_cmd, slack_cmd, teams_cmd, reminders_cmd, report_cmd, hours_cmd, mail_cmd):
-    _commands.register(app)
 
 
 @app.callback()

@@ -6,18 +6,11 @@ and times are in each customer's contract calendar zone; minutes are whole minut
 for a correction. Bad input prints one line on stderr naming the option and exits 1.
 """
 
-from __future__ import annotations
-
-import asyncio
-import csv
-import io
 import json
 import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
-
-from bot.hours import parse_month
 
 FORMATS = ("csv", "json")
 ENTRY_COLUMNS = ("customer", "ticket", "title", "type", "date", "time", "person", "minutes", "billable", "note")
@@ -39,6 +32,9 @@ def export(
     fmt: Annotated[str, typer.Option("--format", metavar="csv|json", help="Output format.")] = "csv",
 ) -> None:
     """One row per time entry of the month, and each customer's included, used and over."""
+    import asyncio
+
+    from bot.hours import parse_month
     from bot.timelog import export_month
     from chatdesk.cli import _with_db, settings
 
@@ -59,6 +55,9 @@ def export(
 def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    import csv
+    import io
+
     buffer = io.StringIO()
     entries = csv.DictWriter(buffer, fieldnames=ENTRY_COLUMNS, extrasaction="ignore", lineterminator="\n")
     entries.writeheader()

@@ -5,8 +5,6 @@ line, one JSON array per stdout line, in the same order, flushed after every lin
 caller can feed queries and read answers one at a time.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from collections.abc import Coroutine
@@ -61,7 +59,7 @@ def import_command(
         _fail("kb import: nothing importable found in " + ", ".join(str(p) for p in paths))
 
 
-async def _import(files: list[Path]) -> ImportReport:
+async def _import(files: list[Path]) -> "ImportReport":
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -77,7 +75,7 @@ async def _import(files: list[Path]) -> ImportReport:
             return await service.import_paths(files, progress=lambda _: progress.advance(task))
 
 
-def _print_report(console: Console, report: ImportReport) -> None:
+def _print_report(console: "Console", report: "ImportReport") -> None:
     from rich.table import Table
 
     table = Table(title="kb import")
@@ -132,7 +130,7 @@ def search_command(
     console.print(table)
 
 
-async def _search(query: str, limit: int) -> list[Suggestion]:
+async def _search(query: str, limit: int) -> "list[Suggestion]":
     from kb import service
     from storage import db
 
@@ -167,7 +165,7 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
         _fail(f"kb: the database is not ready ({exc}); run `chatdesk db migrate` first")
 
 
-def _json(results: list[Suggestion]) -> str:
+def _json(results: "list[Suggestion]") -> str:
     return json.dumps(
         [{"id": r.id, "title": r.title, "score": r.score, "matched": list(r.matched)} for r in results],
         ensure_ascii=False,

@@ -1,19 +1,24 @@
 """What the long-running commands share: a stop event set by Ctrl-C or SIGTERM, and opening the database.
 
-Light on purpose (the standard library and typer only): the command modules import it at start-up.
+Light on purpose (the standard library and typer only; asyncio only once a command runs).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def stop_on_signals() -> asyncio.Event:
     """An event that SIGINT and SIGTERM set, for the running loop (where the platform allows handlers)."""
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

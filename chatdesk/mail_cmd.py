@@ -4,18 +4,11 @@
 mail-only desk, for cron (`--once`), and for trying the mail settings.
 """
 
-from __future__ import annotations
-
-import asyncio
-import contextlib
-import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chatdesk.lifecycle import open_database, stop_on_signals
-
-# The mail adapter, the core and the ORM are imported when the command runs, so that
+# asyncio, the mail adapter, the core and the ORM are imported when the command runs, so that
 # `chatdesk --help` and the other commands start without them.
 if TYPE_CHECKING:
     from adapters.email.config import MailConfig
@@ -30,6 +23,9 @@ def mail_command(
     = False,
 ) -> None:
     """Read the support mailbox (CHATDESK_IMAP_URL) into tickets and send replies by mail (CHATDESK_SMTP_URL)."""
+    import asyncio
+    import logging
+
     from chatdesk.settings import Settings, SettingsError
 
     try:
@@ -47,10 +43,11 @@ def mail_command(
     raise typer.Exit(code)
 
 
-async def _once(database_url: str, mail: MailConfig) -> int:
+async def _once(database_url: str, mail: "MailConfig") -> int:
     from adapters.email import app as mail_app
     from bot.clock import SystemClock
     from bot.core import Helpdesk
+    from chatdesk.lifecycle import open_database
     from storage import db, outbox
 
     await open_database(database_url)
@@ -76,10 +73,14 @@ async def _once(database_url: str, mail: MailConfig) -> int:
         await db.close()
 
 
-async def _forever(database_url: str, mail: MailConfig) -> int:
+async def _forever(database_url: str, mail: "MailConfig") -> int:
+    import asyncio
+    import contextlib
+
     from adapters.email import app as mail_app
     from bot.clock import SystemClock
     from bot.core import Helpdesk
+    from chatdesk.lifecycle import open_database, stop_on_signals
     from storage import db, outbox
 
     await open_database(database_url)

@@ -7,14 +7,9 @@ its own channel's posts. Several `chatdesk reminders` may run against one
 PostgreSQL database; each notice is still queued once. SQLite runs one worker.
 """
 
-from __future__ import annotations
-
-import logging
 from typing import Annotated
 
 import typer
-
-from chatdesk.lifecycle import open_database, stop_on_signals
 
 
 def register(app: typer.Typer) -> None:
@@ -41,6 +36,8 @@ def reminders_command(
         count = asyncio.run(_once(settings.database_url))
         typer.echo(f"{count} SLA notice(s) queued")
         return
+    import logging
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(_forever(settings.database_url, interval))
 
@@ -49,6 +46,7 @@ async def _once(url: str) -> int:
     from bot import reminders
     from bot.clock import SystemClock
     from bot.core import Helpdesk
+    from chatdesk.lifecycle import open_database
     from storage import db
 
     await open_database(url)
@@ -59,10 +57,12 @@ async def _once(url: str) -> int:
 
 
 async def _forever(url: str, interval: float) -> None:
+    import logging
 
     from bot import reminders
     from bot.clock import SystemClock
     from bot.core import Helpdesk
+    from chatdesk.lifecycle import open_database, stop_on_signals
     from storage import db
 
     await open_database(url)

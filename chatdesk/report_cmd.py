@@ -6,9 +6,6 @@ is counted), `--format csv` one row per customer, `--format table`
 format) prints one line on stderr naming the option, exits 1 and prints nothing on stdout.
 """
 
-from __future__ import annotations
-
-import csv
 import io
 import json
 import sys
@@ -59,6 +56,8 @@ def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     if fmt == "csv":
+        import csv
+
         from bot.reports import CSV_COLUMNS, csv_row
 
         buffer = io.StringIO()

@@ -5,17 +5,16 @@ value, exit code 1, and nothing on stdout, so a script never mistakes an error f
 a deadline.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from bot.sla import MAX_MINUTES, Calendar, CalendarError, add_business_minutes
+if TYPE_CHECKING:  # imported when the command runs: `chatdesk --help` does not load the calendar code
+    from bot.sla import Calendar
 
 
 class InputError(Exception):
@@ -67,6 +66,8 @@ def due(
 
 def compute_due(calendar: str | None, start: str | None, minutes: str | None, pauses: list[str]) -> datetime:
     """Validate the options and compute the deadline; raises InputError on bad input."""
+    from bot.sla import CalendarError, add_business_minutes
+
     if calendar is None:
         raise InputError("--calendar: required (a YAML file with timezone, hours and holidays)")
     if start is None:
@@ -85,8 +86,10 @@ def compute_due(calendar: str | None, start: str | None, minutes: str | None, pa
         raise InputError(f"{'--pause' if spans else '--minutes'}: {exc}") from None
 
 
-def load_calendar(file: str) -> Calendar:
+def load_calendar(file: str) -> "Calendar":
     import yaml
+
+    from bot.sla import Calendar, CalendarError
 
     try:
         text = Path(file).read_text(encoding="utf-8")
@@ -121,6 +124,8 @@ def load_calendar(file: str) -> Calendar:
 
 
 def parse_minutes(value: str) -> float:
+    from bot.sla import MAX_MINUTES
+
     try:
         number = float(value)
     except ValueError:
@@ -132,7 +137,7 @@ def parse_minutes(value: str) -> float:
     return number
 
 
-def parse_time(cal: Calendar, value: str, option: str) -> datetime:
+def parse_time(cal: "Calendar", value: str, option: str) -> datetime:
     text = value.strip()
     try:
         parsed = datetime.fromisoformat(text)
@@ -143,7 +148,7 @@ def parse_time(cal: Calendar, value: str, option: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse_pause(cal: Calendar, value: str) -> tuple[datetime, datetime]:
+def parse_pause(cal: "Calendar", value: str) -> tuple[datetime, datetime]:
     parts = value.split("/")
     if len(parts) != 2:
         raise InputError(f"--pause: {value!r} must be two ISO-8601 times joined by '/' (START/END)")

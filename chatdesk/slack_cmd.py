@@ -1,14 +1,8 @@
 """`chatdesk socket`: Slack over Socket Mode, with the same runtime as `chatdesk serve`."""
 
-from __future__ import annotations
-
-import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import typer
-
-from chatdesk.lifecycle import stop_on_signals
 
 if TYPE_CHECKING:
     import asyncio
@@ -17,9 +11,11 @@ if TYPE_CHECKING:
     from chatdesk.settings import Settings
 
 
-async def run_socket_mode(settings: Settings, stop: asyncio.Event, *, clock: Clock | None = None,
+async def run_socket_mode(settings: "Settings", stop: "asyncio.Event", *, clock: "Clock | None" = None,
                           manage_db: bool = True) -> None:
     """Serve Slack over Socket Mode, the workers running beside it, until `stop` is set."""
+    from datetime import timedelta
+
     from adapters.slack.app import SlackAdapter
     from adapters.slack.socket import SocketConnection, check
     from chatdesk.runtime import Runtime
@@ -47,10 +43,12 @@ def register(app: typer.Typer) -> None:
     def socket() -> None:
         """Slack over Socket Mode (no public URL needed): needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN."""
         import asyncio
+        import logging
 
         from adapters.slack.socket import SocketModeError, check
         from bot.config import ConfigError, load_config
         from chatdesk.cli import fail, settings
+        from chatdesk.lifecycle import stop_on_signals
 
         s = settings()
         try:

@@ -1,13 +1,10 @@
 """`chatdesk manifest teams`: the Teams app package (manifest.json and icons) with the app id filled in."""
 
-from __future__ import annotations
-
 import io
 import json
 import os
 import re
 import sys
-import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +37,8 @@ def teams_manifest(app_id: str, domains: tuple[str, ...] = ()) -> dict[str, Any]
 
 def teams_package(app_id: str, domains: tuple[str, ...] = ()) -> bytes:
     """The zip Teams accepts for upload: manifest.json and both icons at the root."""
+    import zipfile
+
     manifest = teams_manifest(app_id, domains)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
