@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import METRICS, Target
-from bot.sla import Calendar, add_business_minutes, business_minutes_between
+from bot.sla import Calendar, add_business_minutes_each, business_minutes_between
 from bot.statuses import PAUSING_STATUSES as PAUSING_STATUSES  # where the SLA pauses is the status model's
 
 
@@ -81,23 +81,34 @@ def view(state: dict[str, Any], cal: Calendar, target: Target, warn_fraction: fl
     paused = is_paused(state)
     closed = pauses(state)
     everything = pauses(state, now)
-    out = []
+    running: dict[str, tuple[datetime, int]] = {}
     for metric in METRICS:
         minutes = target.minutes(metric)
         start = clock_start(state, metric)
+        if start is not None and minutes is not None:
+            running[metric] = (start, minutes)
+    # Metrics that share a start (first response and resolution do) share one walk of the
+    # calendar for their deadlines and warning times, and their elapsed time.
+    used: dict[datetime, float] = {}
+    times: dict[tuple[datetime, float], datetime] = {}
+    for start in {s for s, _ in running.values()}:
+        used[start] = business_minutes_between(cal, start, now, everything)
+        if not paused:
+            amounts = sorted({a for s, m in running.values() if s == start for a in (m, m * warn_fraction)})
+            times.update(zip(((start, a) for a in amounts),
+                             add_business_minutes_each(cal, start, amounts, closed), strict=True))
+    out = []
+    for metric in METRICS:
         result = state.get("results", {}).get(metric)
         if isinstance(result, dict):
             result = None
-        if start is None or minutes is None:
-            out.append(ClockView(metric, minutes or 0, None, None, None, 0.0, paused, result))
+        if metric not in running:
+            out.append(ClockView(metric, target.minutes(metric) or 0, None, None, None, 0.0, paused, result))
             continue
-        used = business_minutes_between(cal, start, now, everything)
-        if paused:
-            due = warn = None
-        else:
-            due = add_business_minutes(cal, start, minutes, closed)
-            warn = add_business_minutes(cal, start, minutes * warn_fraction, closed)
-        out.append(ClockView(metric, minutes, start, due, warn, used, paused, result))
+        start, minutes = running[metric]
+        due = None if paused else times[(start, minutes)]
+        warn = None if paused else times[(start, minutes * warn_fraction)]
+        out.append(ClockView(metric, minutes, start, due, warn, used[start], paused, result))
     return out
 
 

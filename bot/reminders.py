@@ -32,7 +32,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from bot import clocks
+from bot import clocks, memo
 from bot import tickets as svc
 from bot.types import Audience, Field, Reply
 from bot.views import when
@@ -64,11 +64,14 @@ async def tick(desk: Helpdesk, now: datetime) -> int:
     """Queue every warning and breach due at `now`; returns how many notices were recorded."""
     sweep = _Sweep(desk, now)
     total = 0
-    while True:
-        seen, notices = await sweep.batch()
-        total += notices
-        if not seen:
-            break
+    # Configuration (people, triage channels) is read once for the tick, not once per batch,
+    # as the tick's contract and lead lookups are.
+    with memo.batch():
+        while True:
+            seen, notices = await sweep.batch()
+            total += notices
+            if not seen:
+                break
     if sweep.queued and desk.on_queued:
         desk.on_queued()
     if total:
@@ -96,6 +99,8 @@ class _Sweep:
     queued: int = 0
     stuck: set[int] = field(default_factory=set)
     contexts: dict[int, svc.SlaContext] = field(default_factory=dict)
+    customers: dict[int, Customer] = field(default_factory=dict)
+    people: dict[int, Person] = field(default_factory=dict)
     leads: list[str] | None = None
 
     async def batch(self) -> tuple[int, int]:
@@ -110,9 +115,8 @@ class _Sweep:
             for ticket_id, metric, kind, due_at in await SlaNotice.filter(ticket_id__in=ids).values_list(
                     "ticket_id", "metric", "kind", "due_at"):
                 sent[ticket_id].add(clocks.notice_key(metric, kind, due_at))
-            customers = {c.id: c for c in await Customer.filter(id__in={t.customer_id for t in tickets})}
-            assignee_ids = {t.assignee_id for t in tickets if t.assignee_id}
-            people = {p.id: p for p in await Person.filter(id__in=assignee_ids)} if assignee_ids else {}
+            customers = await self.customers_of(tickets)
+            people = await self.assignees_of(tickets)
             try:
                 async with in_transaction():  # a savepoint: if the batch fails, each ticket is tried alone
                     recorded, queued = await self.settle_all(tickets, {i: set(keys) for i, keys in sent.items()},
@@ -140,14 +144,12 @@ class _Sweep:
         planned: list[tuple[Ticket, clocks.Notice, svc.SlaContext]] = []
         for ticket in tickets:
             ctx = await self.context(ticket.customer_id)
-            target = ctx.target(ticket.priority)
             keys = sent[ticket.id]
-            if target is not None and ticket.status not in svc.DONE_STATUSES:
-                views = clocks.view(ticket.sla_state, ctx.calendar, target, ctx.contract.warn_at, self.now)
-                for notice in clocks.due_notices(views, keys, self.now):
-                    planned.append((ticket, notice, ctx))
-                    keys.add(notice.key)  # recorded now, or by another worker
-            await svc.refresh_sla(ticket, self.now, ctx, sent=keys)
+            views = self.views(ticket, ctx)
+            for notice in clocks.due_notices(views or [], keys, self.now):
+                planned.append((ticket, notice, ctx))
+                keys.add(notice.key)  # recorded now, or by another worker
+            await svc.refresh_sla(ticket, self.now, ctx, sent=keys, views=views)
             if ticket.notice_at is not None and ticket.notice_at <= self.now:
                 log.warning("%s: notice_at %s still due after a sweep; skipped until the next one",
                             ticket.key, ticket.notice_at.isoformat())
@@ -167,23 +169,20 @@ class _Sweep:
             replies += notice_replies(ticket, notice, customers[ticket.customer_id].name, assignee, recipients,
                                       ctx.calendar.timezone, self.now)
         queued = await self.desk.route(replies, None, None, tickets={t.key: t for t in tickets}) if replies else 0
-        await Ticket.bulk_update(tickets, fields=["first_response_due", "next_response_due", "resolution_due",
-                                                  "escalation_at", "notice_at"])
+        await move_on(tickets)
         return recorded, queued
 
     async def settle(self, ticket: Ticket, sent: set[clocks.NoticeKey], customer: Customer,
                      assignee: Person | None) -> int:
         """Send what is due for one ticket and move its notice_at on."""
         ctx = await self.context(ticket.customer_id)
-        target = ctx.target(ticket.priority)
+        views = self.views(ticket, ctx)
         recorded = 0
-        if target is not None and ticket.status not in svc.DONE_STATUSES:
-            views = clocks.view(ticket.sla_state, ctx.calendar, target, ctx.contract.warn_at, self.now)
-            for notice in clocks.due_notices(views, sent, self.now):
-                if await self.send(ticket, notice, ctx, customer, assignee):
-                    recorded += 1
-                sent.add(notice.key)  # recorded now, or by another worker
-        await svc.refresh_sla(ticket, self.now, ctx, sent=sent)
+        for notice in clocks.due_notices(views or [], sent, self.now):
+            if await self.send(ticket, notice, ctx, customer, assignee):
+                recorded += 1
+            sent.add(notice.key)  # recorded now, or by another worker
+        await svc.refresh_sla(ticket, self.now, ctx, sent=sent, views=views)
         if ticket.notice_at is not None and ticket.notice_at <= self.now:
             log.warning("%s: notice_at %s still due after a sweep; skipped until the next one",
                         ticket.key, ticket.notice_at.isoformat())
@@ -209,6 +208,29 @@ class _Sweep:
             log.info("%s %s %s already recorded by another worker", ticket.key, notice.metric, notice.kind)
             return False
         return True
+
+    def views(self, ticket: Ticket, ctx: svc.SlaContext) -> list[clocks.ClockView] | None:
+        """The ticket's clocks at `now`, computed once for its notices and its next notice_at;
+        None when no clock runs (no target for its priority, or the ticket is done)."""
+        target = ctx.target(ticket.priority)
+        if target is None or ticket.status in svc.DONE_STATUSES:
+            return None
+        state = ticket.sla_state or clocks.new_state(ticket.created_at)
+        return clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, self.now)
+
+    async def customers_of(self, tickets: list[Ticket]) -> dict[int, Customer]:
+        """The tickets' customers; each read once per tick."""
+        missing = {t.customer_id for t in tickets} - self.customers.keys()
+        if missing:
+            self.customers.update((c.id, c) for c in await Customer.filter(id__in=missing))
+        return self.customers
+
+    async def assignees_of(self, tickets: list[Ticket]) -> dict[int, Person]:
+        """The tickets' assignees; each read once per tick."""
+        missing = {t.assignee_id for t in tickets if t.assignee_id} - self.people.keys()
+        if missing:
+            self.people.update((p.id, p) for p in await Person.filter(id__in=missing))
+        return self.people
 
     async def context(self, customer_id: int) -> svc.SlaContext:
         if customer_id not in self.contexts:
@@ -243,6 +265,31 @@ async def record_notices(notices: list[tuple[int, clocks.Notice]], now: datetime
         'RETURNING "ticket_id", "metric", "kind", "due_at"', values)
     return {(int(r["ticket_id"]), clocks.notice_key(str(r["metric"]), str(r["kind"]), stored_time(r["due_at"])))
             for r in rows}
+
+
+DEADLINES = ("first_response_due", "next_response_due", "resolution_due", "escalation_at", "notice_at")
+
+
+async def move_on(tickets: list[Ticket]) -> None:
+    """Write the tickets' deadlines and notice_at in one statement whose text does not depend on
+    how many there are (PostgreSQL prepares it once per connection): the ORM's bulk update
+    builds a CASE per column and row, which cost more than the rest of a batch together."""
+    conn = connections.get("default")
+    fields_map = Ticket._meta.fields_map
+    columns = [[fields_map[name].to_db_value(getattr(t, name), t) for t in tickets] for name in DEADLINES]
+    ids = [t.id for t in tickets]
+    assigned = ", ".join(f'"{name}" = v.{name}' for name in DEADLINES)
+    if conn.capabilities.dialect == "postgres":
+        arrays = ", ".join(f"${i + 2}::timestamptz[]" for i in range(len(DEADLINES)))
+        await conn.execute_query(
+            f'UPDATE "ticket" SET {assigned} FROM unnest($1::int[], {arrays}) AS v(id, {", ".join(DEADLINES)}) '
+            'WHERE "ticket"."id" = v.id', [ids, *columns])
+        return
+    marks = ",".join(["(" + ",".join("?" * (len(DEADLINES) + 1)) + ")"] * len(tickets))
+    values = [value for row in zip(ids, *columns, strict=True) for value in row]
+    await conn.execute_query(
+        f'WITH v(id, {", ".join(DEADLINES)}) AS (VALUES {marks}) '
+        f'UPDATE "ticket" SET {assigned} FROM v WHERE "ticket"."id" = v.id', values)
 
 
 # -- wording -------------------------------------------------------------------------------------

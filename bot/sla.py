@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +26,7 @@ __all__ = [
     "Calendar",
     "CalendarError",
     "add_business_minutes",
+    "add_business_minutes_each",
     "business_minutes_between",
     "is_open",
     "merge_intervals",
@@ -38,6 +40,7 @@ MINUTES_PER_DAY = 1440
 MAX_IDLE_DAYS = 3660
 # Larger targets are input errors: no contract counts a century of business time.
 MAX_MINUTES = 100 * 366 * MINUTES_PER_DAY
+_ONE_DAY = timedelta(days=1)
 
 _PERIOD = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -70,6 +73,11 @@ class Calendar:
     def __post_init__(self) -> None:
         if len(self.hours) != len(WEEKDAYS):
             raise ValueError(f"hours needs {len(WEEKDAYS)} entries (Monday first), got {len(self.hours)}")
+        # The day caches below look a calendar up once per day walked: hash it once, not each time.
+        object.__setattr__(self, "_hash", hash((self.timezone, self.hours, self.holidays)))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -232,19 +240,28 @@ def _wall_to_utc(zone: ZoneInfo, naive: datetime) -> datetime:
     return datetime.fromtimestamp(hi_s, UTC)
 
 
+# Turning a wall-clock time into an instant is the costly step of every deadline: a sweep
+# computes several deadlines per ticket, each walking the same few days. The results depend
+# only on the zone (or the calendar, which is compared by value) and the day, so they are
+# kept; a few thousand days cover every calendar's recent and coming months.
+@lru_cache(maxsize=8192)
 def _boundary(zone: ZoneInfo, day: date, minute: int) -> datetime:
     if minute == MINUTES_PER_DAY:
         day, minute = day + timedelta(days=1), 0
     return _wall_to_utc(zone, datetime.combine(day, time(minute // 60, minute % 60)))
 
 
-def _day_intervals(cal: Calendar, zone: ZoneInfo, day: date) -> Iterator[Interval]:
+@lru_cache(maxsize=8192)
+def _day_intervals(cal: Calendar, zone: ZoneInfo, day: date) -> tuple[Interval, ...]:
+    """The day's open periods as instants, in order; none on a holiday."""
     if day in cal.holidays:
-        return
+        return ()
+    out = []
     for start, end in cal.hours[day.weekday()]:
         a, b = _boundary(zone, day, start), _boundary(zone, day, end)
         if a < b:  # a period wholly inside a spring-forward gap is empty
-            yield a, b
+            out.append((a, b))
+    return tuple(out)
 
 
 # --- pauses -----------------------------------------------------------------------
@@ -293,24 +310,27 @@ def _running(
     zone = cal.zone
     cursor = since
     p = 0
-    day = since.astimezone(zone).date() - timedelta(days=1)
+    count = len(pauses)
+    day = since.astimezone(zone).date() - _ONE_DAY
     idle = 0
     while True:
         if until is not None and _boundary(zone, day, 0) >= until:
             return
-        produced = False
+        produced = jumped = False
         for a, b in _day_intervals(cal, zone, day):
             if b <= cursor:
                 continue
-            a = max(a, cursor)
+            if a < cursor:
+                a = cursor
             while a < b:
-                while p < len(pauses) and pauses[p][1] <= a:
+                while p < count and pauses[p][1] <= a:
                     p += 1
-                if p < len(pauses) and pauses[p][0] <= a:
+                if p < count and pauses[p][0] <= a:
                     a = pauses[p][1]  # the clock is stopped until this pause ends
-                    cursor = max(cursor, a)
+                    if a > cursor:
+                        cursor, jumped = a, True
                     continue
-                stop = min(b, pauses[p][0]) if p < len(pauses) else b
+                stop = min(b, pauses[p][0]) if p < count else b
                 yield a, stop
                 produced = True
                 a = cursor = stop
@@ -322,7 +342,9 @@ def _running(
                 raise CalendarError(
                     "holidays", f"the calendar stays closed for {MAX_IDLE_DAYS} days in a row (up to {day})"
                 )
-        day = max(day + timedelta(days=1), cursor.astimezone(zone).date() - timedelta(days=1))
+        # Without a pause the cursor never leaves the day's periods, so the next day is the
+        # next one; a pause may have moved it days ahead.
+        day = max(day + _ONE_DAY, cursor.astimezone(zone).date() - _ONE_DAY) if jumped else day + _ONE_DAY
 
 
 def add_business_minutes(
@@ -340,19 +362,39 @@ def add_business_minutes(
     overlapping pauses count once, and pause time outside business hours or before
     `start` changes nothing. A pause still open can be given with a far end.
     """
+    return add_business_minutes_each(cal, start, (minutes,), pauses)[0]
+
+
+def add_business_minutes_each(
+    cal: Calendar,
+    start: datetime,
+    minutes: Sequence[float],
+    pauses: Sequence[tuple[datetime, datetime]] = (),
+) -> list[datetime]:
+    """`add_business_minutes` for several amounts from one start, in one walk of the calendar
+    (a ticket's deadlines and warning times share their start); results in the order given."""
     _require_aware(start, "start")
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float):
-        raise TypeError(f"minutes must be a number, got {type(minutes).__name__}")
-    if not math.isfinite(minutes) or minutes < 0:
-        raise ValueError(f"minutes must be a finite number >= 0, got {minutes}")
-    if minutes > MAX_MINUTES:
-        raise ValueError(f"minutes must be at most {MAX_MINUTES}, got {minutes}")
-    remaining = timedelta(minutes=minutes)
+    for m in minutes:
+        if isinstance(m, bool) or not isinstance(m, int | float):
+            raise TypeError(f"minutes must be a number, got {type(m).__name__}")
+        if not math.isfinite(m) or m < 0:
+            raise ValueError(f"minutes must be a finite number >= 0, got {m}")
+        if m > MAX_MINUTES:
+            raise ValueError(f"minutes must be at most {MAX_MINUTES}, got {m}")
+    wanted = sorted((timedelta(minutes=m), i) for i, m in enumerate(minutes))
+    out: list[datetime] = [start] * len(wanted)
+    if not wanted:
+        return out
+    k = 0
+    elapsed = timedelta(0)  # business time in the stretches before this one
     try:
         for a, b in _running(cal, start.astimezone(UTC), merge_intervals(pauses)):
-            if remaining <= b - a:
-                return a + remaining
-            remaining -= b - a
+            while wanted[k][0] - elapsed <= b - a:
+                out[wanted[k][1]] = a + (wanted[k][0] - elapsed)
+                k += 1
+                if k == len(wanted):
+                    return out
+            elapsed += b - a
     except OverflowError:
         raise ValueError("the deadline falls after the year 9999 (is a pause left open for ever?)") from None
     raise AssertionError("unreachable: the business clock never stops for good")

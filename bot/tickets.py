@@ -68,11 +68,13 @@ async def audit(ticket: Ticket | None, who: Who | None, action: str, now: dateti
 
 
 async def refresh_sla(ticket: Ticket, now: datetime, ctx: SlaContext | None = None,
-                      sent: set[clocks.NoticeKey] | None = None) -> None:
+                      sent: set[clocks.NoticeKey] | None = None,
+                      views: list[clocks.ClockView] | None = None) -> None:
     """Recompute deadlines, escalation_at and the next notice time from the stored clock state.
 
     The SlaNotice rows are the record of what was sent (`sent` passes them in when the
     caller already has them), so notice_at is the earliest warning or breach still to send.
+    `views` are the clocks at `now` when the caller has just computed them (the sweep does).
     """
     from storage.models import SlaNotice
 
@@ -82,7 +84,8 @@ async def refresh_sla(ticket: Ticket, now: datetime, ctx: SlaContext | None = No
     due: dict[str, datetime | None] = {"first_response": None, "next_response": None, "resolution": None}
     notice: datetime | None = None
     if target is not None and ticket.status not in DONE_STATUSES:
-        views = clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, now)
+        if views is None:
+            views = clocks.view(state, ctx.calendar, target, ctx.contract.warn_at, now)
         for v in views:
             due[v.metric] = v.due
         if sent is None:

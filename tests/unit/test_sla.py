@@ -21,6 +21,7 @@ from bot.sla import (
     Calendar,
     CalendarError,
     add_business_minutes,
+    add_business_minutes_each,
     business_minutes_between,
     is_open,
     merge_intervals,
@@ -720,7 +721,8 @@ def test_core_imports_no_chat_sdk() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert not imported & {"slack_bolt", "slack_sdk", "botbuilder", "aiohttp", "tortoise", "yaml"}
-    stdlib = {"__future__", "math", "re", "collections", "dataclasses", "datetime", "itertools", "zoneinfo"}
+    stdlib = {"__future__", "math", "re", "collections", "dataclasses", "datetime", "functools", "itertools",
+              "zoneinfo"}
     assert imported <= stdlib
 
 
@@ -792,6 +794,29 @@ def test_property_between_inverts_add_with_pauses(
     deadline = add_business_minutes(cal, start, minutes, pauses)
     assert abs(business_minutes_between(cal, start, deadline, pauses) - minutes) < 1e-6
     assert deadline >= add_business_minutes(cal, start, minutes)  # pauses never pull it earlier
+
+
+@settings(max_examples=100, deadline=None)
+@given(cal=calendars(), start=starts, data=st.data())
+def test_property_several_deadlines_in_one_walk_match_one_at_a_time(
+    cal: Calendar, start: datetime, data: st.DataObject
+) -> None:
+    pauses = data.draw(pause_lists(start))
+    amounts = data.draw(st.lists(targets, min_size=1, max_size=5))
+    together = add_business_minutes_each(cal, start, amounts, pauses)
+    assert together == [add_business_minutes(cal, start, m, pauses) for m in amounts]
+    for deadline, minutes in zip(together, amounts, strict=True):
+        assert abs(business_minutes_between(cal, start, deadline, pauses) - minutes) < 1e-6
+
+
+def test_several_deadlines_reject_bad_amounts_and_keep_their_order() -> None:
+    start = wall(HELSINKI_OFFICE, "2026-11-23 09:00")
+    due, warn = add_business_minutes_each(HELSINKI_OFFICE, start, [480, 240])
+    assert (warn, due) == (wall(HELSINKI_OFFICE, "2026-11-23 13:00"), wall(HELSINKI_OFFICE, "2026-11-24 09:00"))
+    with pytest.raises(ValueError):
+        add_business_minutes_each(HELSINKI_OFFICE, start, [60, -1])
+    with pytest.raises(TypeError):
+        add_business_minutes_each(HELSINKI_OFFICE, start, [60, True])
 
 
 @settings(max_examples=100, deadline=None)

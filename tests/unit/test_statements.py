@@ -14,7 +14,7 @@ from bot.clock import FakeClock
 from bot.core import Helpdesk
 from storage import inbox
 from storage.inbox import Inbox
-from storage.models import OutboxMessage, SlaNotice
+from storage.models import OutboxMessage, SlaNotice, Ticket
 from tests.unit.test_inbox import _no_suggestions, message
 from tests.unit.test_reminders import World, helsinki
 
@@ -76,3 +76,21 @@ async def test_a_sweep_batch_costs_the_same_statements_for_few_notices_or_many(
     # select, notices sent, customers, people, record, triage channels, queue, move on; and the empty round
     assert len(statements.sql) <= 12, "\n".join(statements.sql)
     assert tickets <= reminders.BATCH
+
+
+async def test_a_sweep_reads_the_configuration_once_whatever_its_batches(
+        database: str, clock: FakeClock) -> None:
+    world = World(clock)
+    first = await world.new_ticket()
+    row = {k: v for k, v in (await Ticket.filter(id=first.id).values())[0].items() if k != "id"}
+    for n in range(2, reminders.BATCH + 4):  # two batches: a full one and a short one
+        await Ticket.create(**{**row, "key": f"ACME-{1000 + n}", "number": 1000 + n, "thread": f"{n}.000100"})
+    with counting() as statements:
+        assert await world.tick_at(helsinki("2026-11-23 12:00")) == reminders.BATCH + 3
+    assert len(await world.posts()) == 3 * (reminders.BATCH + 3)
+    batches = [i for i, sql in enumerate(statements.sql) if 'FROM "ticket" WHERE "notice_at"<=' in sql]
+    assert len(batches) == 3, statements.sql  # a full batch, a short one, the empty round
+    later = statements.sql[batches[1]:]
+    config = [sql for sql in later if sql.startswith("SELECT") and any(
+        f'FROM "{table}"' in sql for table in ("customer", "person", "contract", "channel_binding"))]
+    assert not config, "a later batch read the configuration again:\n" + "\n".join(config)
