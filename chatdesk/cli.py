@@ -264,6 +264,7 @@ def serve(port: Annotated[int | None, typer.Option(help="HTTP port (default: POR
     except ValueError as exc:  # an adapter's settings that cannot work (the message names the variable)
         raise fail(str(exc)) from None
     web.run_app(application, host=host, port=port or s.port, reuse_port=reuse_port or None,
+                access_log=web.access_logger if s.access_log else None,
                 print=lambda m: out.print(m))
 
 

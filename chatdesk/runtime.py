@@ -3,13 +3,15 @@ stopped the same way under `chatdesk serve` and `chatdesk socket`.
 
 `chatdesk serve` runs them in a process of their own beside the web server (chatdesk/worker_process.py),
 so acknowledging the platforms and making tickets each have a core: the web server's runtime then
-has `elsewhere` set, accepts into the inbox and wakes that process instead of running workers."""
+has `elsewhere` set, accepts into the inbox, wakes that process and delivers the outbox itself (the
+one core-hungry job the web server has time for once a burst is acknowledged); the worker
+process's runtime has `remote` set and runs every worker but the outbox, which it wakes instead."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -32,11 +34,9 @@ class Background(Protocol):
 
     def wake_inbox(self) -> None: ...
 
-    def wake_outbox(self) -> None: ...
-
     def writing(self) -> None: ...
 
-    async def start(self) -> None: ...
+    async def start(self, queued: Callable[[], None]) -> None: ...
 
     async def stop(self) -> None: ...
 
@@ -47,7 +47,8 @@ class Runtime:
 
     def __init__(self, clock: Clock | None = None, *, workers: bool = True,
                  keep: timedelta = retention.OUTBOX_RETENTION, mail: MailConfig | None = None,
-                 elsewhere: Background | None = None, remote: inbox.RemoteAccepts | None = None) -> None:
+                 elsewhere: Background | None = None, remote: inbox.RemoteAccepts | None = None,
+                 queued: Callable[[], None] | None = None) -> None:
         self.outbox_wake = asyncio.Event()
         self.inbox_wake = asyncio.Event()
         self.elsewhere = elsewhere
@@ -55,8 +56,8 @@ class Runtime:
         self.inbox = inbox.Inbox(wake=wake_inbox, writing=elsewhere.writing if elsewhere else None) \
             if workers or elsewhere else None
         self.remote = remote  # in the worker process: the web server's accepts, which the worker makes way for
-        self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=elsewhere.wake_outbox if elsewhere
-                             else self.outbox_wake.set, inbox=self.inbox)
+        self.queued = queued  # in the worker process: wakes the web server's outbox
+        self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=queued or self.outbox_wake.set, inbox=self.inbox)
         self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
         self.workers = workers
         self.keep = keep  # how long processed inbox rows and delivered posts are kept
@@ -68,13 +69,19 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if not self.workers or self.elsewhere:
+        if not self.workers and not self.elsewhere:
             return
         self._stop.clear()
+        deliver = [] if self.queued else [
+            asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake,
+                                                  busy=self.inbox.busy if self.inbox else None))]
+        if self.elsewhere:
+            self._tasks = deliver
+            return
         kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
         inbox_workers = POSTGRES_INBOX_WORKERS if db.dialect() == "postgres" else 1
         self._tasks = [
-            asyncio.create_task(outbox.run_worker(self.senders, self.desk.clock, self._stop, wake=self.outbox_wake)),
+            *deliver,
             *(asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
                                                    self.remote or self.inbox)) for _ in range(inbox_workers)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
@@ -106,7 +113,7 @@ class Runtime:
         try:
             self.start()
             if self.elsewhere is not None:
-                await self.elsewhere.start()
+                await self.elsewhere.start(self.outbox_wake.set)
             try:
                 yield self
             finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -47,11 +47,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
               run_workers: bool = True, background: Background | None = None,
-              accepts: inbox.RemoteAccepts | None = None) -> web.Application:
-    """The server; with `background` its workers run there (another process) instead of in it; with
-    `accepts`, this is that process, making way for the web server's accepts."""
+              accepts: inbox.RemoteAccepts | None = None, queued: Callable[[], None] | None = None
+              ) -> web.Application:
+    """The server; with `background` its workers (all but the outbox) run there, in another process;
+    with `accepts` and `queued`, this is that process: it makes way for the web server's accepts and
+    wakes its outbox."""
     runtime = Runtime(clock, workers=run_workers, keep=timedelta(days=settings.retention_days),
-                      mail=settings.mail(), elsewhere=background, remote=accepts)
+                      mail=settings.mail(), elsewhere=background, remote=accepts, queued=queued)
     desk = runtime.desk
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings

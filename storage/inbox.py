@@ -42,7 +42,7 @@ BUSY_RATE = 150.0  # accepts per second above which acknowledging comes first (m
 RATE_WINDOW = 0.1  # seconds
 INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a batch took
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
-REMOTE_SHARE = 0.5  # the worker process waits for the web server's write at most this share of its batch's time
+HOLD = 0.05  # seconds of batches after which the worker process lets a waiting web server write first
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
 
@@ -114,6 +114,9 @@ class Inbox:
         while self._writer is not None:
             await asyncio.shield(self._writer)
 
+    def idle(self) -> None:
+        """The worker found nothing to do (nothing to make way for)."""
+
     async def make_way(self, worked: float) -> None:
         """The worker, between batches: while busy, rest as long as the batch took (at most MAX_REST)
         and let the accepts that came in meanwhile be written first."""
@@ -164,7 +167,12 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
     columns = ",".join(f'"{c}"' for c in INSERT_COLUMNS)
     sql = (f'INSERT INTO "inbox" ({columns}) VALUES {",".join(groups)} '
            'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
-    inserted = {str(r["key"]) for r in await conn.execute_query_dict(sql, values)}
+    if postgres:
+        stored = await conn.execute_query_dict(sql, values)
+    else:
+        async with in_transaction() as turn:  # SQLite: in turn with the worker process (storage/sqlite_engine.py)
+            stored = await turn.execute_query_dict(sql, values)
+    inserted = {str(r["key"]) for r in stored}
     fresh: list[bool] = []
     for row, _ in batch:
         fresh.append(row["key"] in inserted)
@@ -268,16 +276,20 @@ class Accepts(Protocol):
 
     async def make_way(self, worked: float) -> None: ...
 
+    def idle(self) -> None: ...
+
 
 class RemoteAccepts:
     """The web server's accepts, seen from the worker process: told when accepts wait to be written
-    (`writing`) and when they are (`written`). On SQLite, with one writer at a time, the worker
-    waits between batches for a waiting write (at most REMOTE_SHARE of the batch's time), so a
-    burst is acknowledged while tickets are made."""
+    (`writing`) and when they are (`written`). On SQLite, with one writer at a time, a worker that
+    has run batches back to back for HOLD seconds waits for a waiting write before the next (at
+    most MAX_REST), so a burst is acknowledged while tickets are made; one that runs out of rows
+    sooner leaves the database free by itself."""
 
     def __init__(self) -> None:
         self._written = asyncio.Event()
         self._written.set()
+        self._held = 0.0  # seconds of batches since the worker last made way or ran out of rows
 
     def writing(self) -> None:
         self._written.clear()
@@ -285,11 +297,16 @@ class RemoteAccepts:
     def written(self) -> None:
         self._written.set()
 
+    def idle(self) -> None:
+        self._held = 0.0
+
     async def make_way(self, worked: float) -> None:
-        if self._written.is_set() or connections.get("default").capabilities.dialect != "sqlite":
+        self._held += worked
+        if self._held < HOLD or self._written.is_set() or connections.get("default").capabilities.dialect != "sqlite":
             return  # PostgreSQL locks rows, not the database: nobody waits for the worker's batch
+        self._held = 0.0
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._written.wait(), timeout=min(MAX_REST, worked * REMOTE_SHARE))
+            await asyncio.wait_for(self._written.wait(), timeout=MAX_REST)
 
 
 async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asyncio.Event, wake: asyncio.Event,
@@ -302,6 +319,8 @@ async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asy
             while not stop.is_set():
                 started = time.monotonic()
                 if not await process_one():
+                    if inbox is not None:
+                        inbox.idle()
                     break
                 if inbox is not None:
                     await inbox.make_way(time.monotonic() - started)

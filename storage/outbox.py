@@ -53,6 +53,7 @@ BATCH = 50
 IN_FLIGHT = 100  # rows a worker holds at once, across all its lanes
 CUSTOMER_FIRST, INTERNAL = 0, 1  # claim priorities
 MARK_DELAY = 0.01  # seconds a delivered row waits for others to be marked sent with it
+INTERNAL_WHILE_BUSY = 1.0  # while messages pour in, internal notices are claimed once in this many seconds
 T = TypeVar("T")
 
 
@@ -114,12 +115,15 @@ async def enqueue_many(posts: list[tuple[Destination, Reply]], now: datetime) ->
     return len(await conn.execute_query_dict(sql, values))
 
 
-async def _claim(platforms: list[str], now: datetime, limit: int) -> list[OutboxMessage]:
+async def _claim(platforms: list[str], now: datetime, limit: int, customer_only: bool = False
+                 ) -> list[OutboxMessage]:
     """Lease due rows to this worker; each claim counts as an attempt, so a row whose worker
     died mid-delivery comes back with attempts > 0 and is checked before it is posted again."""
     async with in_transaction() as conn:
         query = (OutboxMessage.filter(status="pending", platform__in=platforms, next_attempt_at__lte=now)
                  .order_by("priority", "id").limit(limit))
+        if customer_only:
+            query = query.filter(priority=CUSTOMER_FIRST)
         if conn.capabilities.dialect == "postgres":
             query = query.select_for_update(skip_locked=True)
         rows = await query.using_db(conn)
@@ -182,11 +186,12 @@ async def _mark_sent(rows: list[OutboxMessage]) -> None:
     postgres = conn.capabilities.dialect == "postgres"
     marks = [f"${i}" for i in range(1, 5)] if postgres else ["?"] * 4
     sent_at = OutboxMessage._meta.fields_map["sent_at"]
-    await conn.execute_many(
-        f'UPDATE "outbox" SET "status" = \'sent\', "attempts" = {marks[0]}, "sent_at" = {marks[1]}, '
-        f'"platform_message_id" = {marks[2]} WHERE "id" = {marks[3]}',
-        [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
-         for row in rows])
+    async with in_transaction() as turn:
+        await turn.execute_many(
+            f'UPDATE "outbox" SET "status" = \'sent\', "attempts" = {marks[0]}, "sent_at" = {marks[1]}, '
+            f'"platform_message_id" = {marks[2]} WHERE "id" = {marks[3]}',
+            [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
+             for row in rows])
 
 
 def lane_of(row: OutboxMessage) -> str:
@@ -304,12 +309,15 @@ async def lag_seconds(now: datetime) -> float:
 
 
 async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio.Event, interval: float = 0.5,
-                     wake: asyncio.Event | None = None) -> None:
+                     wake: asyncio.Event | None = None, busy: Callable[[], bool] | None = None) -> None:
     """Deliver until `stop` is set; `wake` lets a handler skip the wait after queueing.
 
     Each destination has a lane that posts its rows in order; the worker keeps claiming while
     it holds fewer than IN_FLIGHT rows, so a new acknowledgement waits for a free slot, not
-    for a slow lane to finish."""
+    for a slow lane to finish. While `busy()` (the web server takes messages faster than they
+    are processed, a burst), it claims customers' posts and internal notices only once in
+    INTERNAL_WHILE_BUSY seconds: the process's time goes to acknowledging, the customers'
+    acknowledgements still go out, and the triage channel and DMs catch up after the burst."""
     now: Callable[[], datetime] = clock.now  # type: ignore[attr-defined]
     lanes: dict[str, deque[tuple[OutboxMessage, float]]] = {}  # each row with the end of its lease
     tasks: dict[str, asyncio.Task[None]] = {}
@@ -317,6 +325,7 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
     marks = SentMarks()
     waiter = wake or asyncio.Event()
     platforms = list(senders)
+    internal_at = 0.0  # when internal notices were last claimed during a burst
 
     def held() -> int:
         return sum(len(q) for q in lanes.values()) + len(tasks)
@@ -340,7 +349,10 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
             room = IN_FLIGHT - held()
             if senders and room > 0:
                 lease_ends = time.monotonic() + LEASE.total_seconds()  # from before the claim, as the lease
-                rows = await _claim(platforms, now(), min(room, BATCH))
+                customer_only = busy is not None and busy() and time.monotonic() - internal_at < INTERNAL_WHILE_BUSY
+                if not customer_only:
+                    internal_at = time.monotonic()
+                rows = await _claim(platforms, now(), min(room, BATCH), customer_only)
                 for row in rows:
                     key = lane_of(row)
                     if key in lanes:

@@ -1,20 +1,65 @@
-"""SQLite whose transactions take the write lock when they begin (BEGIN IMMEDIATE).
+"""SQLite whose transactions take the write lock when they begin, in turn across processes.
 
 chatdesk serve runs the web server and the workers in two processes on one SQLite file. A
 plain BEGIN takes the write lock at the first write: a transaction that read first, and finds
 that the other process committed meanwhile, then fails at once with "database is locked"
-(WAL snapshots cannot be upgraded), without waiting for busy_timeout. Taking the lock at
-BEGIN makes the other process's transactions wait their turn instead. Reads outside a
-transaction are not affected (WAL readers never wait for writers).
+(WAL snapshots cannot be upgraded), without waiting for busy_timeout. So every transaction
+begins with BEGIN IMMEDIATE.
+
+SQLite's own wait for a busy database sleeps in growing steps (up to 100 ms) and so wakes
+late: a web server whose insert waited behind a worker's batch slept on long after the batch
+was done. Every chatdesk process therefore takes an exclusive lock on a file beside the
+database (`<database>-writer`) for the span of each write transaction, and waits for it in
+steps of a millisecond. Reads outside a transaction are not affected (WAL readers never wait).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
 import sqlite3
+from typing import Any
 
 from tortoise.backends.base.client import TransactionContext
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
+from tortoise.connection import get_connections
 from tortoise.exceptions import TransactionManagementError
+
+POLL = 0.001  # seconds between tries of the writer lock
+
+
+class WriterLock:
+    """An exclusive lock on `<database>-writer`, shared by every process that opens the database.
+    Within one process the ORM's own lock already lets one transaction run at a time."""
+
+    def __init__(self, database: str) -> None:
+        self.path = None if database in ("", ":memory:") or database.startswith("file::memory:") \
+            else f"{database}-writer"
+        self._fd: int | None = None
+
+    async def acquire(self) -> None:
+        if self.path is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                await asyncio.sleep(POLL)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
 
 
 class _ImmediateTransaction(SqliteTransactionWrapper):
@@ -26,9 +71,58 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
             raise TransactionManagementError(exc) from exc
 
 
+class _InTurn(SqliteTransactionContext):
+    """A transaction that holds the writer lock from before BEGIN until after COMMIT or ROLLBACK."""
+
+    def __init__(self, connection: Any, trxlock: asyncio.Lock, writer: WriterLock) -> None:
+        super().__init__(connection, trxlock)
+        self.writer = writer
+
+    async def __aenter__(self) -> Any:
+        await self._trxlock.acquire()
+        try:
+            await self.writer.acquire()
+            try:
+                await self.ensure_connection()
+                self.token = get_connections().set(self.connection_name, self.connection)
+                try:
+                    await self.connection.begin()
+                except BaseException:
+                    get_connections().reset(self.token)
+                    raise
+            except BaseException:
+                self.writer.release()
+                raise
+        except BaseException:
+            self._trxlock.release()
+            raise
+        return self.connection
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        try:
+            if not self.connection._finalized:
+                if exc_type:
+                    if exc_type is not TransactionManagementError:  # a failed BEGIN has nothing to roll back
+                        await self.connection.rollback()
+                else:
+                    await self.connection.commit()
+        finally:
+            self.writer.release()  # before the process's next transaction may take its turn
+            get_connections().reset(self.token)
+            self._trxlock.release()
+
+
 class ImmediateSqliteClient(SqliteClient):
+    def __init__(self, file_path: str, **kwargs: Any) -> None:
+        super().__init__(file_path, **kwargs)
+        self.writer = WriterLock(file_path)
+
     def _in_transaction(self) -> TransactionContext:
-        return SqliteTransactionContext(_ImmediateTransaction(self), self._lock)
+        return _InTurn(_ImmediateTransaction(self), self._lock, self.writer)
+
+    async def close(self) -> None:
+        await super().close()
+        self.writer.close()
 
 
 client_class = ImmediateSqliteClient

@@ -84,3 +84,10 @@ def test_retention_defaults_to_a_week_and_the_secret_is_not_shown() -> None:
     assert Settings.from_env({}).retention_days == 7
     settings = Settings.from_env({"CHATDESK_RETENTION_DAYS": "30", "CHATDESK_PSEUDONYM_SECRET": "s" * 40})
     assert settings.retention_days == 30 and "s" * 40 not in repr(settings)
+
+
+def test_the_access_log_is_off_unless_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHATDESK_ACCESS_LOG", raising=False)
+    assert Settings.from_env().access_log is False
+    monkeypatch.setenv("CHATDESK_ACCESS_LOG", "1")
+    assert Settings.from_env().access_log is True

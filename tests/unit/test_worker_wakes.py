@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
+
 from chatdesk.runtime import Runtime
-from chatdesk.worker_process import follow_wakes
+from chatdesk.worker_process import WAKE_FD, _Wakes, follow_wakes, wake_web_server
 from storage.inbox import RemoteAccepts
 
 
@@ -23,13 +25,26 @@ async def test_each_byte_sets_its_wake_and_the_end_of_input_stops_the_worker() -
         assert not accepts._written.is_set() and not runtime.inbox_wake.is_set()
         os.write(write, b"i")
         await asyncio.sleep(0.05)
-        assert accepts._written.is_set() and runtime.inbox_wake.is_set() and not runtime.outbox_wake.is_set()
-        os.write(write, b"o")
-        await asyncio.sleep(0.05)
-        assert runtime.outbox_wake.is_set() and not stop.is_set()
+        assert accepts._written.is_set() and runtime.inbox_wake.is_set() and not stop.is_set()
         os.close(write)
         await asyncio.wait_for(follower, timeout=5)
     assert stop.is_set()
+
+
+async def test_the_worker_process_wakes_the_web_servers_outbox_through_its_pipe(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    read, write = os.pipe()
+    monkeypatch.setenv(WAKE_FD, str(write))
+    woken = asyncio.Event()
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: _Wakes(woken.set), os.fdopen(read, "rb", buffering=0))
+    try:
+        queued = wake_web_server()
+        queued()
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        transport.close()
+        os.close(write)
 
 
 async def test_the_worker_waits_for_a_waiting_write_only_on_sqlite_and_only_until_it_is_written(
