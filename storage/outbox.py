@@ -41,7 +41,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot.types import Destination, Reply
+from bot.types import Destination, Reply, adapter
 from storage.models import OutboxMessage, Ticket
 from storage.retry import backoff
 
@@ -85,6 +85,7 @@ async def enqueue(destination: Destination, reply: Reply, now: datetime) -> Outb
         return None
 
 
+JSON_COLUMNS = frozenset({"destination", "payload"})
 ENQUEUE_COLUMNS = ("platform", "destination", "payload", "dedupe_key", "status", "attempts", "next_attempt_at",
                    "ticket_key", "created_at", "priority")
 
@@ -99,14 +100,18 @@ async def enqueue_many(posts: list[tuple[Destination, Reply]], now: datetime) ->
     fields_map = OutboxMessage._meta.fields_map
     values: list[object] = []
     groups = []
+    destinations, replies = adapter(Destination), adapter(Reply)
     for destination, reply in posts:
-        row = {"platform": destination.platform.value, "destination": destination.to_json(),
-               "payload": reply.to_json(), "dedupe_key": reply.dedupe, "status": "pending", "attempts": 0,
-               "next_attempt_at": now, "ticket_key": reply.ticket_key, "created_at": now,
+        # The JSON columns' text straight from the serialiser: the ORM would encode a dict of it
+        # again, or decode a text to check it (a third of the cost of queueing a ticket's posts).
+        row = {"platform": destination.platform.value, "destination": destinations.dump_json(destination).decode(),
+               "payload": replies.dump_json(reply).decode(), "dedupe_key": reply.dedupe, "status": "pending",
+               "attempts": 0, "next_attempt_at": now, "ticket_key": reply.ticket_key, "created_at": now,
                "priority": CUSTOMER_FIRST if destination.customer_visible else INTERNAL}
         marks = []
         for column in ENQUEUE_COLUMNS:
-            values.append(fields_map[column].to_db_value(row[column], OutboxMessage))
+            values.append(row[column] if column in JSON_COLUMNS else
+                          fields_map[column].to_db_value(row[column], OutboxMessage))
             marks.append(f"${len(values)}" if postgres else "?")
         groups.append(f"({','.join(marks)})")
     columns = ",".join(f'"{c}"' for c in ENQUEUE_COLUMNS)
