@@ -25,10 +25,11 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from bot.core import Helpdesk
 
 log = logging.getLogger("chatdesk.reminders")
+M = TypeVar("M", bound=Model)
 
 BATCH = 50  # tickets per transaction: row locks are held briefly
 METRIC_NAMES = {"first_response": "first response", "next_response": "next response", "resolution": "resolution"}
@@ -64,8 +66,8 @@ async def tick(desk: Helpdesk, now: datetime) -> int:
     """Queue every warning and breach due at `now`; returns how many notices were recorded."""
     sweep = _Sweep(desk, now)
     total = 0
-    # Configuration (people, triage channels) is read once for the tick, not once per batch,
-    # as the tick's contract and lead lookups are.
+    # Configuration (contracts, leads, people, triage channels) is read once for the tick, not once
+    # per batch.
     with memo.batch():
         while True:
             seen, notices = await sweep.batch()
@@ -98,10 +100,8 @@ class _Sweep:
     now: datetime
     queued: int = 0
     stuck: set[int] = field(default_factory=set)
-    contexts: dict[int, svc.SlaContext] = field(default_factory=dict)
     customers: dict[int, Customer] = field(default_factory=dict)
     people: dict[int, Person] = field(default_factory=dict)
-    leads: list[str] | None = None
 
     async def batch(self) -> tuple[int, int]:
         """One transaction over up to BATCH due tickets: (tickets seen, notices recorded)."""
@@ -220,27 +220,30 @@ class _Sweep:
 
     async def customers_of(self, tickets: list[Ticket]) -> dict[int, Customer]:
         """The tickets' customers; each read once per tick."""
-        missing = {t.customer_id for t in tickets} - self.customers.keys()
-        if missing:
-            self.customers.update((c.id, c) for c in await Customer.filter(id__in=missing))
-        return self.customers
+        return await _kept(self.customers, Customer, {t.customer_id for t in tickets})
 
     async def assignees_of(self, tickets: list[Ticket]) -> dict[int, Person]:
         """The tickets' assignees; each read once per tick."""
-        missing = {t.assignee_id for t in tickets if t.assignee_id} - self.people.keys()
-        if missing:
-            self.people.update((p.id, p) for p in await Person.filter(id__in=missing))
-        return self.people
+        return await _kept(self.people, Person, {t.assignee_id for t in tickets if t.assignee_id})
 
-    async def context(self, customer_id: int) -> svc.SlaContext:
-        if customer_id not in self.contexts:
-            self.contexts[customer_id] = await svc.sla_context(customer_id)
-        return self.contexts[customer_id]
+    @staticmethod
+    async def context(customer_id: int) -> svc.SlaContext:
+        return await svc.sla_context(customer_id)  # read once per tick (memo.batch)
 
-    async def lead_ids(self) -> list[str]:
-        if self.leads is None:
-            self.leads = [p.pid for p in await Person.filter(role="lead", active=True).order_by("pid")]
-        return self.leads
+    @staticmethod
+    async def lead_ids() -> list[str]:
+        async def load() -> list[str]:
+            return [p.pid for p in await Person.filter(role="lead", active=True).order_by("pid")]
+
+        return await memo.read(("leads",), load)
+
+
+async def _kept(kept: dict[int, M], model: type[M], ids: set[int]) -> dict[int, M]:
+    """`kept`, with the rows of the ids it lacks read in one query."""
+    missing = ids - kept.keys()
+    if missing:
+        kept.update((row.pk, row) for row in await model.filter(id__in=missing))
+    return kept
 
 
 async def record_notices(notices: list[tuple[int, clocks.Notice]], now: datetime) -> set[tuple[int, clocks.NoticeKey]]:
