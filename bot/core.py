@@ -326,7 +326,8 @@ class Helpdesk:
         pids = {r.person for r in replies if r.audience == Audience.DM and r.contact is None and r.person}
         if not pids:
             return {}
-        found = await memo.read(("people", tuple(sorted(pids))), Person.filter(pid__in=sorted(pids), active=True).all)
+        wanted = sorted(pids)
+        found = await memo.read(("people", *wanted), lambda: Person.filter(pid__in=wanted, active=True).all())
         return {p.pid: p for p in found}
 
     async def destinations(self, reply: Reply, ticket: Ticket | None, who: Who | None,
@@ -369,7 +370,7 @@ class Helpdesk:
 
 
 async def triage_bindings() -> list[ChannelBinding]:
-    return list(await memo.read(("triage",), ChannelBinding.filter(purpose="triage").all))
+    return list(await memo.read(("triage",), lambda: ChannelBinding.filter(purpose="triage").all()))
 
 
 async def customer_channels(ticket: Ticket) -> list[Destination]:

@@ -73,7 +73,7 @@ async def find_binding(place: Place) -> ChannelBinding | None:
         binding.customer_id = customer.id
         return binding
     return await memo.read(("binding", place.platform, place.channel),
-                           ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first)
+                           lambda: ChannelBinding.filter(platform=place.platform.value, channel=place.channel).first())
 
 
 def binding_admits(binding: ChannelBinding, place: Place) -> bool:
@@ -107,7 +107,8 @@ async def resolve(actor: Actor, place: Place) -> Who:
         return Who(actor, place, Role.STRANGER)
     customer = None
     if binding is not None and binding.purpose == "customer" and binding.customer_id is not None:
-        customer = await memo.read(("customer", binding.customer_id), Customer.filter(id=binding.customer_id).get)
+        customer_id = binding.customer_id
+        customer = await memo.read(("customer", customer_id), lambda: Customer.get(id=customer_id))
     if person is not None:
         return Who(actor, place, person.role, person=person, customer=customer, binding=binding)
     if customer is not None and binding is not None:

@@ -80,6 +80,9 @@ class WorkerProcess:
             self._process = await asyncio.create_subprocess_exec(
                 *self.argv, stdin=asyncio.subprocess.PIPE, env={**os.environ, WAKE_FD: str(write)},
                 pass_fds=(write,))
+        except BaseException:
+            os.close(read)
+            raise
         finally:
             os.close(write)
         if self._wakes is not None:

@@ -39,15 +39,12 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
     url = database_url(url)
     if url.startswith("postgresql://"):
         url = "postgres://" + url[len("postgresql://") :]
-    connection: str | dict[str, Any] = url
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    connection = expand_db_url(url)
     if url.startswith("sqlite://"):
-        from tortoise.backends.base.config_generator import expand_db_url
-
-        connection = {**expand_db_url(url), "engine": "storage.sqlite_engine"}  # BEGIN IMMEDIATE
+        connection["engine"] = "storage.sqlite_engine"  # transactions in turn across processes
     elif is_postgres(url):
-        from tortoise.backends.base.config_generator import expand_db_url
-
-        connection = expand_db_url(url)
         # The worker process holds a connection per inbox worker, the outbox's and the reminders'.
         connection["credentials"].setdefault("maxsize", POOL_SIZE)
     return {

@@ -31,6 +31,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.types import IncomingMessage, Outcome, adapter, delivery_key
+from storage import db
 from storage.models import InboxEvent
 from storage.retry import backoff
 
@@ -302,7 +303,7 @@ class RemoteAccepts:
 
     async def make_way(self, worked: float) -> None:
         self._held += worked
-        if self._held < HOLD or self._written.is_set() or connections.get("default").capabilities.dialect != "sqlite":
+        if self._held < HOLD or self._written.is_set() or db.dialect() != "sqlite":
             return  # PostgreSQL locks rows, not the database: nobody waits for the worker's batch
         self._held = 0.0
         with contextlib.suppress(TimeoutError):
