@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from tortoise import connections
 
 from bot.sla import Calendar
 from bot.statuses import PAUSING_STATUSES, status_label
-from bot.tickets import OPEN_STATUSES, PRIORITY_ORDER, sla_context
+from bot.tickets import OPEN_STATUSES, order_key, sla_context
 from bot.timelabels import business_left_on
 from bot.timeline import timeline_for
 from storage.db import stored_time
 
 QUEUE_SHOWN = 50
-FAR = datetime.max.replace(tzinfo=UTC)
 
 
 # Written out rather than built by the ORM for every call (building it cost more than running
@@ -65,9 +64,9 @@ async def queue_lines(person_id: int, limit: int = QUEUE_SHOWN) -> tuple[list[Qu
 
 def _order(row: Sequence[Any]) -> tuple[object, ...]:
     """bot.tickets.queue_order on a plain row."""
-    rank, escalation = row[RANK], row[ESCALATION_AT]
-    return (rank is None, rank or 0, PRIORITY_ORDER.get(row[PRIORITY], 9),
-            FAR if escalation is None else stored_time(escalation), stored_time(row[CREATED_AT]))
+    escalation = row[ESCALATION_AT]
+    return order_key(row[RANK], row[PRIORITY], None if escalation is None else stored_time(escalation),
+                     stored_time(row[CREATED_AT]))
 
 
 def _line(v: Sequence[Any]) -> QueueLine:

@@ -11,7 +11,7 @@ together or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import clocks, memo
@@ -289,5 +289,12 @@ async def queue_for(person: Person) -> list[Ticket]:
 
 
 def queue_order(t: Ticket) -> tuple[Any, ...]:
-    far = datetime.max.replace(tzinfo=t.created_at.tzinfo)
-    return (t.rank is None, t.rank or 0, PRIORITY_ORDER.get(t.priority, 9), t.escalation_at or far, t.created_at)
+    return order_key(t.rank, t.priority, t.escalation_at, t.created_at)
+
+
+FAR = datetime.max.replace(tzinfo=UTC)
+
+
+def order_key(rank: int | None, priority: str, escalation_at: datetime | None, created_at: datetime) -> tuple[Any, ...]:
+    """A queue's order: the lead's rank first, then priority, the next escalation and age."""
+    return (rank is None, rank or 0, PRIORITY_ORDER.get(priority, 9), escalation_at or FAR, created_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.sla import Calendar, business_minutes_between
@@ -24,16 +25,18 @@ def business_left(minutes: float) -> str:
 
 
 def business_left_until(cal: Calendar, due: datetime, now: datetime) -> str:
-    if due >= now:
-        return business_left(business_minutes_between(cal, now, due))
-    return business_left(-business_minutes_between(cal, due, now))
+    return _left(lambda start, end: business_minutes_between(cal, start, end), due, now)
 
 
 def business_left_on(line: Timeline, due: datetime, now: datetime) -> str:
     """business_left_until on a timeline that spans both instants (one walk for a whole queue)."""
+    return _left(line.minutes_between, due, now)
+
+
+def _left(minutes_between: Callable[[datetime, datetime], float], due: datetime, now: datetime) -> str:
     if due >= now:
-        return business_left(line.minutes_between(now, due))
-    return business_left(-line.minutes_between(due, now))
+        return business_left(minutes_between(now, due))
+    return business_left(-minutes_between(due, now))
 
 
 def due_in_zone(due: datetime, zone: str) -> str:
