@@ -45,7 +45,7 @@ from bot.types import (
 )
 from bot.views import triage_announcement
 from kb import service as kb_service
-from storage import outbox
+from storage import config_version, outbox
 from storage.inbox import Inbox, process_batch
 from storage.models import ChannelBinding, Contact, Customer, Message, Person, Ticket
 from storage.processed import first_delivery
@@ -105,7 +105,7 @@ class Helpdesk:
 
     async def process_inbox_batch(self, limit: int | None = None) -> int:
         """Process a batch of due inbox rows in one transaction; how many were taken (0: none due)."""
-        with memo.batch():
+        with memo.batch(await config_version.current()):
             results = await process_batch(self._accepted, self.clock.now(), limit=limit)
         handled = [(msg, outcome) for msg, outcome in results if outcome is not None]
         if self.on_queued and any(outcome.queued for _, outcome in handled):
@@ -116,9 +116,13 @@ class Helpdesk:
 
     async def _accepted(self, msg: IncomingMessage, accepted_at: datetime) -> Outcome:
         """An inbox row's message, inside the worker's transaction; its times are the accept time."""
-        if not await self._first_delivery(msg.place.platform, msg.place.channel, msg.event_id):
-            return Outcome(duplicate=True)
-        return await self._message(msg, accepted_at)
+        try:
+            if not await self._first_delivery(msg.place.platform, msg.place.channel, msg.event_id):
+                return Outcome(duplicate=True)
+            return await self._message(msg, accepted_at)
+        except BaseException:
+            memo.discard()  # its savepoint is rolled back: what it read may never have been committed
+            raise
 
     def _after(self, msg: IncomingMessage, outcome: Outcome) -> None:
         for follow_up in self.after_message:

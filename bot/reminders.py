@@ -37,6 +37,7 @@ from bot import clocks, memo
 from bot import tickets as svc
 from bot.types import Audience, Field, Reply
 from bot.views import when
+from storage import config_version
 from storage.db import stored_time
 from storage.models import Customer, Person, SlaNotice, Ticket
 
@@ -67,8 +68,8 @@ async def tick(desk: Helpdesk, now: datetime) -> int:
     sweep = _Sweep(desk, now)
     total = 0
     # Configuration (contracts, leads, people, triage channels) is read once for the tick, not once
-    # per batch.
-    with memo.batch():
+    # per batch, and kept for later ticks while its version stays.
+    with memo.batch(await config_version.current()):
         while True:
             seen, notices = await sweep.batch()
             total += notices

@@ -14,6 +14,12 @@ DEFAULT_DATABASE_URL = "sqlite://chatdesk.sqlite3"
 APP_LABEL = "models"
 MIGRATIONS_MODULE = "storage.migrations"
 POOL_SIZE = 10  # PostgreSQL connections per process unless DATABASE_URL says ?maxsize=N
+_sessions = 0  # how many times this process has opened a database
+
+
+def session() -> int:
+    """Which opening of the database this is (config_version.current keys what it read by it)."""
+    return _sessions
 
 
 def dialect() -> str:
@@ -68,6 +74,8 @@ async def init(url: str | None = None) -> None:
     from tortoise.backends.base.executor import EXECUTOR_CACHE
 
     EXECUTOR_CACHE.clear()
+    global _sessions
+    _sessions += 1
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     if not is_postgres(database_url(url)):
         conn = connections.get("default")

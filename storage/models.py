@@ -476,3 +476,14 @@ class InstallationSecret(Model):
 
     class Meta:
         table = "installation_secret"
+
+
+class ConfigVersion(Model):
+    """One row counting changes to the configuration tables (storage.config_version's triggers raise
+    it), so a worker may keep what it read until the count moves."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "config_version"
