@@ -31,12 +31,13 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -51,8 +52,10 @@ LEASE = timedelta(seconds=60)  # a claimed row is retried after this if its work
 MAX_ATTEMPTS = 12
 BATCH = 50
 IN_FLIGHT = 100  # rows a worker holds at once, across all its lanes
+REFILL = 25  # free slots a finished post waits for before it claims more (each claim is a write)
+CLAIM_GAP = 0.05  # seconds between claims while they find rows; after an empty one the next is at once
 CUSTOMER_FIRST, INTERNAL = 0, 1  # claim priorities
-MARK_DELAY = 0.01  # seconds a delivered row waits for others to be marked sent with it
+MARK_DELAY = 0.1  # seconds a delivered row waits for others to be marked sent with it
 INTERNAL_WHILE_BUSY = 1.0  # while messages pour in, internal notices are claimed once in this many seconds
 T = TypeVar("T")
 
@@ -120,11 +123,14 @@ async def enqueue_many(posts: list[tuple[Destination, Reply]], now: datetime) ->
     return len(await conn.execute_query_dict(sql, values))
 
 
-async def _claim(platforms: list[str], now: datetime, limit: int, customer_only: bool = False
-                 ) -> list[OutboxMessage]:
+async def _claim(platforms: list[str], now: datetime, limit: int, customer_only: bool = False,
+                 sent: Sequence[OutboxMessage] = ()) -> list[OutboxMessage]:
     """Lease due rows to this worker; each claim counts as an attempt, so a row whose worker
-    died mid-delivery comes back with attempts > 0 and is checked before it is posted again."""
+    died mid-delivery comes back with attempts > 0 and is checked before it is posted again.
+    Rows delivered since the last claim (`sent`) are marked sent in the same transaction."""
     async with in_transaction() as conn:
+        if sent:
+            await _mark_sent(sent, conn)
         query = (OutboxMessage.filter(status="pending", platform__in=platforms, next_attempt_at__lte=now)
                  .order_by("priority", "id").limit(limit))
         if customer_only:
@@ -168,6 +174,16 @@ class SentMarks:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
 
+    def take(self) -> list[OutboxMessage]:
+        """The rows waiting to be marked, for a claim to mark in its own transaction."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def give_back(self, rows: list[OutboxMessage]) -> None:
+        """Rows a failed claim did not mark after all."""
+        for row in rows:
+            self.add(row)
+
     async def flush(self) -> None:
         while self._writer is not None:
             await asyncio.shield(self._writer)
@@ -186,17 +202,19 @@ class SentMarks:
             self._writer = None
 
 
-async def _mark_sent(rows: list[OutboxMessage]) -> None:
-    conn = connections.get("default")
+async def _mark_sent(rows: Sequence[OutboxMessage], conn: BaseDBAsyncClient | None = None) -> None:
+    if conn is None:
+        async with in_transaction() as turn:
+            await _mark_sent(rows, turn)
+        return
     postgres = conn.capabilities.dialect == "postgres"
     marks = [f"${i}" for i in range(1, 5)] if postgres else ["?"] * 4
     sent_at = OutboxMessage._meta.fields_map["sent_at"]
-    async with in_transaction() as turn:
-        await turn.execute_many(
-            f'UPDATE "outbox" SET "status" = \'sent\', "attempts" = {marks[0]}, "sent_at" = {marks[1]}, '
-            f'"platform_message_id" = {marks[2]} WHERE "id" = {marks[3]}',
-            [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
-             for row in rows])
+    await conn.execute_many(
+        f'UPDATE "outbox" SET "status" = \'sent\', "attempts" = {marks[0]}, "sent_at" = {marks[1]}, '
+        f'"platform_message_id" = {marks[2]} WHERE "id" = {marks[3]}',
+        [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
+         for row in rows])
 
 
 def lane_of(row: OutboxMessage) -> str:
@@ -331,6 +349,8 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
     waiter = wake or asyncio.Event()
     platforms = list(senders)
     internal_at = 0.0  # when internal notices were last claimed during a burst
+    woken = True
+    claimed_at = 0.0  # when the last claim that found rows was made
 
     def held() -> int:
         return sum(len(q) for q in lanes.values()) + len(tasks)
@@ -352,12 +372,21 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
             wake.clear()
         try:
             room = IN_FLIGHT - held()
-            if senders and room > 0:
+            if senders and room > 0 and (room >= REFILL or woken):
+                gap = claimed_at + CLAIM_GAP - time.monotonic()
+                if gap > 0:
+                    await asyncio.sleep(gap)  # rows keep coming: take them together, each claim is a write
                 lease_ends = time.monotonic() + LEASE.total_seconds()  # from before the claim, as the lease
                 customer_only = busy is not None and busy() and time.monotonic() - internal_at < INTERNAL_WHILE_BUSY
                 if not customer_only:
                     internal_at = time.monotonic()
-                rows = await _claim(platforms, now(), min(room, BATCH), customer_only)
+                sent = marks.take()
+                try:
+                    rows = await _claim(platforms, now(), min(room, BATCH), customer_only, sent)
+                except BaseException:
+                    marks.give_back(sent)
+                    raise
+                claimed_at = time.monotonic() if rows else 0.0
                 for row in rows:
                     key = lane_of(row)
                     if key in lanes:
@@ -374,7 +403,8 @@ async def run_worker(senders: Mapping[str, Sender], clock: object, stop: asyncio
         waits = [asyncio.ensure_future(waiter.wait())]
         if tasks:
             waits.append(asyncio.ensure_future(freed.wait()))
-        _, pending = await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        done, pending = await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        woken = waits[0] in done or not done  # new rows were queued, or the interval passed
         for w in pending:
             w.cancel()
     # Stopping: rows not begun are handed back at once; posts under way are finished.

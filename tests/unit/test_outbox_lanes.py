@@ -95,3 +95,28 @@ async def test_the_worker_delivers_a_later_post_while_a_slow_lane_is_busy(databa
     stop.set()
     await asyncio.wait_for(worker, timeout=5)
     assert await OutboxMessage.filter(status="pending", attempts__gt=0).count() == 0  # handed back or sent
+
+
+async def test_a_claim_marks_the_posts_delivered_since_the_last_one_sent(database: str, clock: FakeClock) -> None:
+    await queue(TRIAGE, "triage 0", clock)
+    delivered = await outbox._claim(["slack"], clock.now(), 10)
+    await queue(DM, "dm 0", clock)
+    for row in delivered:  # as _deliver leaves a row it posted
+        row.attempts, row.status, row.sent_at, row.platform_message_id = 1, "sent", clock.now(), "1795420000.000001"
+    claimed = await outbox._claim(["slack"], clock.now(), 10, sent=delivered)
+    assert [r.payload["text"] for r in claimed] == ["dm 0"]
+    row = await OutboxMessage.get(id=delivered[0].id)
+    assert (row.status, row.platform_message_id) == ("sent", "1795420000.000001")
+
+
+async def test_marks_a_failed_claim_took_are_written_later(database: str, clock: FakeClock) -> None:
+    await queue(TRIAGE, "triage 0", clock)
+    [row] = await outbox._claim(["slack"], clock.now(), 10)
+    row.attempts, row.status, row.sent_at, row.platform_message_id = 1, "sent", clock.now(), "1795420000.000002"
+    marks = outbox.SentMarks()
+    marks.add(row)
+    taken = marks.take()
+    assert taken == [row] and marks.take() == []
+    marks.give_back(taken)  # the claim that took them failed
+    await marks.flush()
+    assert (await OutboxMessage.get(id=row.id)).status == "sent"
