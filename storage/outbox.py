@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -45,6 +46,7 @@ from tortoise.transactions import in_transaction
 from bot.types import Destination, Reply, adapter
 from storage.models import OutboxMessage, Ticket
 from storage.retry import backoff
+from storage.sqlite_engine import ImmediateSqliteClient
 
 log = logging.getLogger("chatdesk.outbox")
 
@@ -128,6 +130,11 @@ async def _claim(platforms: list[str], now: datetime, limit: int, customer_only:
     """Lease due rows to this worker; each claim counts as an attempt, so a row whose worker
     died mid-delivery comes back with attempts > 0 and is checked before it is posted again.
     Rows delivered since the last claim (`sent`) are marked sent in the same transaction."""
+    if not platforms:
+        return []
+    client = connections.get("default")
+    if isinstance(client, ImmediateSqliteClient):
+        return await _claim_in_one_go(client, platforms, now, limit, customer_only, sent)
     async with in_transaction() as conn:
         if sent:
             await _mark_sent(sent, conn)
@@ -144,6 +151,33 @@ async def _claim(platforms: list[str], now: datetime, limit: int, customer_only:
             )
             for row in rows:
                 row.next_attempt_at = now + LEASE  # the lease: _release hands back only rows still under it
+    return rows
+
+
+async def _claim_in_one_go(client: ImmediateSqliteClient, platforms: list[str], now: datetime, limit: int,
+                           customer_only: bool, sent: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+    """_claim on SQLite as a single UPDATE ... RETURNING, with the marks, in one write transaction
+    run by the connection's thread (storage.sqlite_engine.write_in_turn)."""
+    when = OutboxMessage._meta.fields_map["next_attempt_at"]
+    lease = when.to_db_value(now + LEASE, OutboxMessage)
+    due = when.to_db_value(now, OutboxMessage)
+    only = ' AND "priority" = ?' if customer_only else ""
+    kinds = ",".join("?" * len(platforms))
+    sql = (f'UPDATE "outbox" SET "next_attempt_at" = ?, "attempts" = "attempts" + 1 WHERE "id" IN ('
+           f'SELECT "id" FROM "outbox" WHERE "status" = \'pending\' AND "platform" IN ({kinds})'
+           f' AND "next_attempt_at" <= ?{only} ORDER BY "priority", "id" LIMIT ?) RETURNING *')
+    values = [lease, *platforms, due, *([CUSTOMER_FIRST] if customer_only else []), limit]
+    marks = _mark_values(sent)
+
+    def work(raw: sqlite3.Connection) -> list[sqlite3.Row]:
+        if marks:
+            raw.executemany(MARK_SENT.format(*"????"), marks)
+        return raw.execute(sql, values).fetchall()
+
+    rows = [OutboxMessage._init_from_db(**dict(r)) for r in await client.write_in_turn(work)]
+    for row in rows:
+        row.attempts -= 1  # as read before the claim counted it (see _deliver)
+    rows.sort(key=lambda r: (r.priority, r.id))
     return rows
 
 
@@ -204,17 +238,27 @@ class SentMarks:
 
 async def _mark_sent(rows: Sequence[OutboxMessage], conn: BaseDBAsyncClient | None = None) -> None:
     if conn is None:
+        client = connections.get("default")
+        if isinstance(client, ImmediateSqliteClient):
+            values = _mark_values(rows)
+            await client.write_in_turn(lambda raw: raw.executemany(MARK_SENT.format(*"????"), values))
+            return
         async with in_transaction() as turn:
             await _mark_sent(rows, turn)
         return
     postgres = conn.capabilities.dialect == "postgres"
     marks = [f"${i}" for i in range(1, 5)] if postgres else ["?"] * 4
+    await conn.execute_many(MARK_SENT.format(*marks), _mark_values(rows))
+
+
+MARK_SENT = ('UPDATE "outbox" SET "status" = \'sent\', "attempts" = {0}, "sent_at" = {1}, '
+             '"platform_message_id" = {2} WHERE "id" = {3}')
+
+
+def _mark_values(rows: Sequence[OutboxMessage]) -> list[list[object]]:
     sent_at = OutboxMessage._meta.fields_map["sent_at"]
-    await conn.execute_many(
-        f'UPDATE "outbox" SET "status" = \'sent\', "attempts" = {marks[0]}, "sent_at" = {marks[1]}, '
-        f'"platform_message_id" = {marks[2]} WHERE "id" = {marks[3]}',
-        [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
-         for row in rows])
+    return [[row.attempts, sent_at.to_db_value(row.sent_at, OutboxMessage), row.platform_message_id, row.id]
+            for row in rows]
 
 
 def lane_of(row: OutboxMessage) -> str:

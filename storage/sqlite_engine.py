@@ -11,6 +11,12 @@ late: a web server whose insert waited behind a worker's batch slept on long aft
 was done. Every chatdesk process therefore takes an exclusive lock on a file beside the
 database (`<database>-writer`) for the span of each write transaction, and waits for it in
 steps of a millisecond. Reads outside a transaction are not affected (WAL readers never wait).
+
+A transaction of awaited statements holds that lock across every trip through the event loop,
+and a busy web server's loop makes each trip long. Its small, frequent writes (accepts, outbox
+claims and marks) therefore run with `write_in_turn`: the whole transaction in the connection's
+own thread, which waits for the lock in the kernel and lets go of it the moment SQLite has
+committed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import TransactionContext
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
@@ -28,6 +35,7 @@ from tortoise.connection import get_connections
 from tortoise.exceptions import TransactionManagementError
 
 POLL = 0.001  # seconds between tries of the writer lock
+T = TypeVar("T")
 
 
 class WriterLock:
@@ -50,6 +58,28 @@ class WriterLock:
                 return
             except BlockingIOError:
                 await asyncio.sleep(POLL)
+
+    def acquire_blocking(self) -> None:
+        """acquire() for a thread: the kernel wakes it the moment the lock is free."""
+        if self.path is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def held_elsewhere(self) -> bool:
+        """Does another process hold the lock now? Only for a caller whose process holds no
+        transaction (a probe that succeeds lets go at once, and would let go of this process's own)."""
+        if self.path is None:
+            return False
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return False
 
     def release(self) -> None:
         if self._fd is not None:
@@ -119,6 +149,36 @@ class ImmediateSqliteClient(SqliteClient):
 
     def _in_transaction(self) -> TransactionContext:
         return _InTurn(_ImmediateTransaction(self), self._lock, self.writer)
+
+    async def write_in_turn(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` as one write transaction run in the connection's thread: in turn with
+        this process's other transactions and every other process's, holding the writer lock only
+        while SQLite works. `work` must not touch anything but the connection it is given."""
+
+        async with self.acquire_connection() as connection:  # this process's one connection, its lock held
+            try:
+                def run() -> T:
+                    raw: sqlite3.Connection = connection._conn
+                    self.writer.acquire_blocking()
+                    try:
+                        raw.execute("BEGIN IMMEDIATE")
+                        try:
+                            result = work(raw)
+                        except BaseException:
+                            raw.execute("ROLLBACK")
+                            raise
+                        raw.execute("COMMIT")
+                        return result
+                    finally:
+                        self.writer.release()
+
+                return await connection._execute(run)  # type: ignore[no-any-return]
+            finally:
+                self.writer.release()  # when `run` never ran; releasing twice is harmless
+
+    def writes_elsewhere(self) -> bool:
+        """Is another process writing now? (False while this process has a transaction of its own.)"""
+        return not self._lock.locked() and self.writer.held_elsewhere()
 
     async def close(self) -> None:
         await super().close()

@@ -3,12 +3,15 @@ other instead of failing with "database is locked"."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import pytest
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from storage.models import Customer
+from storage.sqlite_engine import ImmediateSqliteClient
 
 
 def _other_process(url: str) -> sqlite3.Connection:
@@ -39,3 +42,48 @@ async def test_reads_outside_a_transaction_never_wait_for_the_other_process(data
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+def _writer_held_by_another_process(url: str) -> int:
+    """The writer lock file taken through a descriptor of its own, as another process takes it."""
+    import fcntl
+    import os
+
+    fd = os.open(url.split("://", 1)[1] + "-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+async def test_a_write_in_one_go_commits_or_rolls_back_as_a_whole(database: str) -> None:
+    client = connections.get("default")
+    assert isinstance(client, ImmediateSqliteClient)
+    await client.write_in_turn(lambda raw: raw.execute("UPDATE customer SET name = 'Acme Oyj' WHERE key = 'ACME'"))
+    assert (await Customer.get(key="ACME")).name == "Acme Oyj"
+
+    def half(raw: sqlite3.Connection) -> None:
+        raw.execute("UPDATE customer SET name = 'Globex Oyj' WHERE key = 'GLOBEX'")
+        raise RuntimeError("the second statement failed")
+
+    with pytest.raises(RuntimeError):
+        await client.write_in_turn(half)
+    assert (await Customer.get(key="GLOBEX")).name == "Globex Ltd"
+    assert not client.writes_elsewhere()  # and the writer lock is free again
+
+
+async def test_a_write_in_one_go_waits_for_the_other_process_and_goes_the_moment_it_is_done(
+        database: str) -> None:
+    import os
+
+    client = connections.get("default")
+    assert isinstance(client, ImmediateSqliteClient)
+    fd = _writer_held_by_another_process(database)
+    try:
+        assert client.writes_elsewhere()
+        write = asyncio.create_task(client.write_in_turn(
+            lambda raw: raw.execute("UPDATE customer SET name = 'Acme Oyj' WHERE key = 'ACME'")))
+        await asyncio.sleep(0.05)
+        assert not write.done()
+    finally:
+        os.close(fd)  # the other process lets go
+    await asyncio.wait_for(write, timeout=1)
+    assert (await Customer.get(key="ACME")).name == "Acme Oyj"
