@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -79,11 +80,16 @@ class Runtime:
             self._tasks = deliver
             return
         kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
-        inbox_workers = POSTGRES_INBOX_WORKERS if db.dialect() == "postgres" else 1
+        postgres = db.dialect() == "postgres"
+        inbox_workers = POSTGRES_INBOX_WORKERS if postgres else 1
+        accepts = self.remote or self.inbox
+        # SQLite has one writer: a batch ends as soon as accepts wait for it (PostgreSQL locks rows).
+        process = self.desk.process_inbox_batch if postgres or accepts is None else \
+            functools.partial(self.desk.process_inbox_batch, yield_to=accepts.waiting)
         self._tasks = [
             *deliver,
-            *(asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
-                                                   self.remote or self.inbox)) for _ in range(inbox_workers)),
+            *(asyncio.create_task(inbox.run_worker(process, self._stop, self.inbox_wake, accepts))
+              for _ in range(inbox_workers)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
             asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),
             *mail_app.workers(self.mail, self.desk, self._stop),

@@ -162,10 +162,9 @@ async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.E
         while chunk := await reader.read(4096):
             if WAKE_INBOX in chunk:
                 runtime.inbox_wake.set()
-            if chunk.rfind(WRITING) > chunk.rfind(WAKE_INBOX):
-                accepts.writing()
-            elif WAKE_INBOX in chunk:
                 accepts.written()
+            if chunk.rfind(WRITING) > chunk.rfind(WAKE_INBOX):
+                accepts.writing()  # another write waits already
     finally:
         accepts.written()
         stop.set()  # the web server is gone (or stopping): so are we

@@ -34,6 +34,7 @@ from bot.types import IncomingMessage, Outcome, adapter, delivery_key
 from storage import db
 from storage.models import InboxEvent
 from storage.retry import backoff
+from storage.sqlite_engine import ImmediateSqliteClient
 
 log = logging.getLogger("chatdesk.inbox")
 
@@ -43,9 +44,10 @@ BUSY_RATE = 150.0  # accepts per second above which acknowledging comes first (m
 RATE_WINDOW = 0.1  # seconds
 INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a batch took
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
-HOLD = 0.05  # seconds of batches after which the worker process lets a waiting web server write first
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
+GIVE_WAY_POLL = 0.0005  # seconds between looks whether the web server has taken the database
+SHARE_SECONDS = 0.01  # nor after this while accepts wait for the database (SQLite: one writer at a time)
 
 
 def serialise(msg: IncomingMessage) -> str:
@@ -118,6 +120,10 @@ class Inbox:
     def idle(self) -> None:
         """The worker found nothing to do (nothing to make way for)."""
 
+    def waiting(self) -> bool:
+        """Do accepts wait to be written? (In this process they wait for the worker's transaction.)"""
+        return self._waiting > 0
+
     async def make_way(self, worked: float) -> None:
         """The worker, between batches: while busy, rest as long as the batch took (at most MAX_REST)
         and let the accepts that came in meanwhile be written first."""
@@ -170,8 +176,10 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
            'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
     if postgres:
         stored = await conn.execute_query_dict(sql, values)
+    elif isinstance(conn, ImmediateSqliteClient):  # in turn with the worker process, in one go
+        stored = await conn.write_in_turn(lambda raw: raw.execute(sql, values).fetchall())
     else:
-        async with in_transaction() as turn:  # SQLite: in turn with the worker process (storage/sqlite_engine.py)
+        async with in_transaction() as turn:
             stored = await turn.execute_query_dict(sql, values)
     inserted = {str(r["key"]) for r in stored}
     fresh: list[bool] = []
@@ -197,10 +205,11 @@ async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, 
     return results[0] if results else None
 
 
-async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
-                        seconds: float | None = None) -> list[tuple[IncomingMessage, Outcome | None]]:
+async def process_batch(handle: Handle, now: datetime, limit: int | None = None, seconds: float | None = None,
+                        yield_to: Callable[[], bool] | None = None) -> list[tuple[IncomingMessage, Outcome | None]]:
     """Take up to `limit` due rows and handle them in id order in one transaction, each in a
-    savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`.
+    savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`, or
+    once `yield_to()` says that others wait for the database (on SQLite, the accepts).
     Returns each handled row's message and outcome (None: put back or failed, retried later)."""
     limit = BATCH if limit is None else limit
     seconds = BATCH_SECONDS if seconds is None else seconds
@@ -220,7 +229,8 @@ async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
         started = time.monotonic()
         done: list[int] = []
         for row in rows:
-            if done and time.monotonic() - started > seconds:
+            elapsed = time.monotonic() - started
+            if done and (elapsed > seconds or (elapsed > SHARE_SECONDS and yield_to is not None and yield_to())):
                 break  # the rest stay pending for the next batch
             msg = deserialise(row.payload)
             if await _waits_for_earlier(row, msg, done):
@@ -279,35 +289,47 @@ class Accepts(Protocol):
 
     def idle(self) -> None: ...
 
+    def waiting(self) -> bool: ...
+
 
 class RemoteAccepts:
     """The web server's accepts, seen from the worker process: told when accepts wait to be written
-    (`writing`) and when they are (`written`). On SQLite, with one writer at a time, a worker that
-    has run batches back to back for HOLD seconds waits for a waiting write before the next (at
-    most MAX_REST), so a burst is acknowledged while tickets are made; one that runs out of rows
-    sooner leaves the database free by itself."""
+    (`writing`) and each time a write is done (`written`). On SQLite, with one writer at a time, a
+    batch ends as soon as accepts wait (Helpdesk.process_inbox_batch's `yield_to`), and the worker
+    then waits for the next write to be done (at most MAX_REST) before its next batch: a burst is
+    acknowledged while tickets are made, each side taking the database in turn."""
 
     def __init__(self) -> None:
-        self._written = asyncio.Event()
-        self._written.set()
-        self._held = 0.0  # seconds of batches since the worker last made way or ran out of rows
+        self._waiting = False
+        self._writes = 0  # writes done so far
+        self._wrote = asyncio.Event()
 
     def writing(self) -> None:
-        self._written.clear()
+        self._waiting = True
 
     def written(self) -> None:
-        self._written.set()
+        self._waiting = False
+        self._writes += 1
+        self._wrote.set()
 
     def idle(self) -> None:
-        self._held = 0.0
+        """Nothing to do: nothing to make way for."""
+
+    def waiting(self) -> bool:
+        return self._waiting
 
     async def make_way(self, worked: float) -> None:
-        self._held += worked
-        if self._held < HOLD or self._written.is_set() or db.dialect() != "sqlite":
+        if not self._waiting or db.dialect() != "sqlite":
             return  # PostgreSQL locks rows, not the database: nobody waits for the worker's batch
-        self._held = 0.0
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._written.wait(), timeout=MAX_REST)
+        seen = self._writes
+        client = connections.get("default")
+        deadline = time.monotonic() + MAX_REST
+        while self._writes == seen and (left := deadline - time.monotonic()) > 0:
+            if isinstance(client, ImmediateSqliteClient) and client.writes_elsewhere():
+                return  # the web server has the database now: the next batch takes it after that write
+            self._wrote.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wrote.wait(), timeout=min(left, GIVE_WAY_POLL))
 
 
 async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asyncio.Event, wake: asyncio.Event,
