@@ -111,8 +111,10 @@ async def test_no_agents_only_content_reaches_a_customer_visible_place(database:
     if not await OutboxMessage.filter(ticket_key="ACME-1").exists():
         await _setup(desk)
     before = set(await OutboxMessage.all().values_list("id", flat=True))
+    typed: dict[str | None, str] = {}  # what was typed in each customer's own places
     for place_name, who, text in plan:
         place, visible, customer = PLACES[place_name]
+        typed[customer] = f"{typed.get(customer, '')} {text}"
         actor = ACTORS[place.platform][who]
         outcome = await desk.handle_invocation(Invocation(event_id=f"Ev{uuid.uuid4().hex}", actor=actor,
                                                           place=place, text=text))
@@ -127,4 +129,5 @@ async def test_no_agents_only_content_reaches_a_customer_visible_place(database:
             customer = CONTACT_USERS[dest["user"]]
         else:
             continue
-        assert not _leaks(_blob(row.payload), customer), (plan, dest, row.payload)
+        # An agent's own words in the customer's channel ("new GLOBEX-1" as a title) come back there.
+        assert not _leaks(_blob(row.payload), customer, typed.get(customer, "")), (plan, dest, row.payload)
