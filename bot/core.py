@@ -45,7 +45,7 @@ from bot.types import (
 )
 from bot.views import triage_announcement
 from kb import service as kb_service
-from storage import config_version, outbox
+from storage import config_version, outbox, rows
 from storage.inbox import Inbox, process_batch
 from storage.models import ChannelBinding, Contact, Customer, Message, Person, Ticket
 from storage.processed import first_delivery
@@ -149,12 +149,12 @@ class Helpdesk:
 
     async def _message(self, msg: IncomingMessage, now: datetime) -> Outcome:
         platform = msg.place.platform.value
-        same_message = Message.filter(platform=platform, channel=msg.place.channel, platform_message_id=msg.message_id)
         if msg.deleted:
             return await intake.deleted(self, msg, now)
         if msg.edited:
             return await intake.edited(self, msg, now)
-        if await same_message.exists():
+        if await rows.exists(Message, platform=platform, channel=msg.place.channel,
+                             platform_message_id=msg.message_id):
             return Outcome(duplicate=True)
         who = await resolve(msg.actor, msg.place)
         if who.binding is None or who.binding.purpose != "customer" or who.customer is None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from bot import memo
 from bot.statuses import AGENT_ROLES, Role
 from bot.types import Actor, Place, Platform
+from storage import rows
 from storage.models import ChannelBinding, Contact, Customer, Person
 
 CONSOLE_TRIAGE = "triage"
@@ -116,9 +117,8 @@ async def resolve(actor: Actor, place: Place) -> Who:
             log.warning("ignored %s user %s of workspace %s in %s's channel %s: not the customer's workspace",
                         actor.platform.value, actor.user_id, actor.tenant or "(none)", customer.key, place.channel)
             return Who(actor, place, Role.STRANGER)
-        contact = await Contact.filter(
-            platform=actor.platform.value, tenant=actor.tenant, user_id=actor.user_id, customer_id=customer.id
-        ).first()
+        contact = await rows.first(Contact, platform=actor.platform.value, tenant=actor.tenant,
+                                   user_id=actor.user_id, customer_id=customer.id)
         return Who(actor, place, Role.CONTACT, contact=contact, customer=customer, binding=binding)
     # Elsewhere (a DM with the bot, say) a known contact keeps their role if they belong to one customer.
     contacts = await Contact.filter(platform=actor.platform.value, tenant=actor.tenant,

@@ -35,6 +35,7 @@ from bot.attachments import keep_file
 from bot.identity import Who, ensure_contact, resolve
 from bot.pleasantries import is_pleasantry
 from bot.types import Actor, Audience, FileRef, IncomingMessage, Outcome, Place, Platform, Reaction, Reply
+from storage import rows
 from storage.models import Attachment, Contact, Customer, IntakeMessage, Message, Ticket
 
 WITHDRAWN = "withdrawn: the customer deleted their message before anyone worked on it"
@@ -118,8 +119,8 @@ async def recent_ticket(contact: Contact, msg: IncomingMessage, since: datetime)
 
 
 async def record(msg: IncomingMessage, contact: Contact, ticket: Ticket | None, outcome: str, at: datetime) -> None:
-    await IntakeMessage.create(
-        platform=msg.place.platform.value, tenant=msg.place.tenant, channel=msg.place.channel,
+    await rows.add(
+        IntakeMessage, platform=msg.place.platform.value, tenant=msg.place.tenant, channel=msg.place.channel,
         message_id=msg.message_id, contact_id=contact.id, ticket_id=ticket.id if ticket else None, outcome=outcome,
         text=msg.text[: svc.MESSAGE_LIMIT], files=[dataclasses.asdict(f) for f in msg.files], sent_at=at,
     )
@@ -328,9 +329,9 @@ async def erase(contact_id: int) -> int:
 async def complete_file(platform_file_id: str, full: FileRef) -> bool:
     """A file that arrived as a stub, now described in full: fill in its attachment rows, or drop
     them when the file is a signature logo or a tracking pixel. True when it is worth fetching."""
-    rows = Attachment.filter(platform_file_id=platform_file_id, url__isnull=True, content__isnull=True)
+    stubs = Attachment.filter(platform_file_id=platform_file_id, url__isnull=True, content__isnull=True)
     if not keep_file(full):
-        await rows.delete()
+        await stubs.delete()
         return False
-    await rows.update(name=full.name[:255], mimetype=full.mimetype, size=full.size, url=full.url)
+    await stubs.update(name=full.name[:255], mimetype=full.mimetype, size=full.size, url=full.url)
     return True

@@ -21,6 +21,7 @@ from bot.identity import Who
 from bot.sla import Calendar
 from bot.statuses import AGENT_TRANSITIONS, DONE_STATUSES, OPEN_STATUSES, PAUSING_STATUSES, Status
 from bot.types import FileRef
+from storage import rows
 from storage.models import Attachment, AuditEvent, Contract, Customer, Message, Person, Ticket
 from storage.numbering import next_ticket_number
 
@@ -56,7 +57,8 @@ async def sla_context(customer_id: int) -> SlaContext:
 
 
 async def audit(ticket: Ticket | None, who: Who | None, action: str, now: datetime, **detail: Any) -> None:
-    await AuditEvent.create(
+    await rows.add(
+        AuditEvent,
         ticket_id=ticket.id if ticket else None,
         customer_id=ticket.customer_id if ticket else (who.customer.id if who and who.customer else None),
         actor=who.audit_actor if who else "system",
