@@ -47,7 +47,7 @@ MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
 GIVE_WAY_POLL = 0.0005  # seconds between looks whether the web server has taken the database
-SHARE_SECONDS = 0.01  # nor after this while accepts wait for the database (SQLite: one writer at a time)
+SHARE_SECONDS = 0.02  # nor after this while accepts wait for the database (SQLite: one writer at a time)
 
 
 def serialise(msg: IncomingMessage) -> str:
