@@ -77,6 +77,10 @@ commands = st.one_of(
                      "priority ACME-1 P2", "rank @olli ACME-1", "handover ACME-1 implementation", "help",
                      "privacy export contact:1", "kb vpn"]),
 )
+# What was typed in each customer's own places since the database was set up (Hypothesis runs its
+# examples on one database): an agent's title "notifications GLOBEX-1" for an ACME ticket, shown
+# in ACME's queue later, is their own words, not Globex's data.
+TYPED: dict[str | None, str] = {}
 steps = st.tuples(st.sampled_from(sorted(PLACES)), st.sampled_from(["olli", "maija", "contact"]), commands)
 
 
@@ -110,8 +114,9 @@ async def test_no_agents_only_content_reaches_a_customer_visible_place(database:
     desk = Helpdesk(clock=FakeClock(MONDAY_9_HELSINKI))
     if not await OutboxMessage.filter(ticket_key="ACME-1").exists():
         await _setup(desk)
+        TYPED.clear()  # a fresh database: nothing typed into it yet
     before = set(await OutboxMessage.all().values_list("id", flat=True))
-    typed: dict[str | None, str] = {}  # what was typed in each customer's own places
+    typed = TYPED
     for place_name, who, text in plan:
         place, visible, customer = PLACES[place_name]
         typed[customer] = f"{typed.get(customer, '')} {text}"
@@ -120,7 +125,7 @@ async def test_no_agents_only_content_reaches_a_customer_visible_place(database:
                                                           place=place, text=text))
         if visible and place.platform not in WHISPERING:
             for reply in outcome.replies:  # answered in the place itself, where everyone reads it
-                assert not _leaks(_blob(reply), customer, text), (place_name, who, text, reply)
+                assert not _leaks(_blob(reply), customer, typed.get(customer, "")), (place_name, who, text, reply)
     for row in await OutboxMessage.exclude(id__in=list(before) or [0]):
         dest = row.destination
         if dest.get("channel") in CUSTOMER_CHANNELS:
