@@ -46,8 +46,8 @@ INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a 
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
-GIVE_WAY_POLL = 0.0005  # seconds between looks whether the web server has taken the database
 SHARE_SECONDS = 0.02  # nor after this while accepts wait for the database (SQLite: one writer at a time)
+GIVE_WAY_POLL = 0.0005  # seconds between looks whether the web server has taken the database
 
 
 def serialise(msg: IncomingMessage) -> str:
@@ -116,9 +116,6 @@ class Inbox:
         """Wait until every accept made so far is written (shutdown, tests)."""
         while self._writer is not None:
             await asyncio.shield(self._writer)
-
-    def idle(self) -> None:
-        """The worker found nothing to do (nothing to make way for)."""
 
     def waiting(self) -> bool:
         """Do accepts wait to be written? (In this process they wait for the worker's transaction.)"""
@@ -287,8 +284,6 @@ class Accepts(Protocol):
 
     async def make_way(self, worked: float) -> None: ...
 
-    def idle(self) -> None: ...
-
     def waiting(self) -> bool: ...
 
 
@@ -296,13 +291,12 @@ class RemoteAccepts:
     """The web server's accepts, seen from the worker process: told when accepts wait to be written
     (`writing`) and each time a write is done (`written`). On SQLite, with one writer at a time, a
     batch ends as soon as accepts wait (Helpdesk.process_inbox_batch's `yield_to`), and the worker
-    then waits for the next write to be done (at most MAX_REST) before its next batch: a burst is
-    acknowledged while tickets are made, each side taking the database in turn."""
+    then waits until the web server has the database or its next write is done (at most MAX_REST)
+    before its next batch: a burst is acknowledged while tickets are made, each side in turn."""
 
     def __init__(self) -> None:
         self._waiting = False
         self._writes = 0  # writes done so far
-        self._wrote = asyncio.Event()
 
     def writing(self) -> None:
         self._waiting = True
@@ -310,10 +304,6 @@ class RemoteAccepts:
     def written(self) -> None:
         self._waiting = False
         self._writes += 1
-        self._wrote.set()
-
-    def idle(self) -> None:
-        """Nothing to do: nothing to make way for."""
 
     def waiting(self) -> bool:
         return self._waiting
@@ -327,9 +317,7 @@ class RemoteAccepts:
         while self._writes == seen and (left := deadline - time.monotonic()) > 0:
             if isinstance(client, ImmediateSqliteClient) and client.writes_elsewhere():
                 return  # the web server has the database now: the next batch takes it after that write
-            self._wrote.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wrote.wait(), timeout=min(left, GIVE_WAY_POLL))
+            await asyncio.sleep(min(left, GIVE_WAY_POLL))
 
 
 async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asyncio.Event, wake: asyncio.Event,
@@ -342,8 +330,6 @@ async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asy
             while not stop.is_set():
                 started = time.monotonic()
                 if not await process_one():
-                    if inbox is not None:
-                        inbox.idle()
                     break
                 if inbox is not None:
                     await inbox.make_way(time.monotonic() - started)

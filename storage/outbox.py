@@ -137,7 +137,7 @@ async def _claim(platforms: list[str], now: datetime, limit: int, customer_only:
         return await _claim_in_one_go(client, platforms, now, limit, customer_only, sent)
     async with in_transaction() as conn:
         if sent:
-            await _mark_sent(sent, conn)
+            await _write_marks(conn, sent)
         query = (OutboxMessage.filter(status="pending", platform__in=platforms, next_attempt_at__lte=now)
                  .order_by("priority", "id").limit(limit))
         if customer_only:
@@ -171,7 +171,7 @@ async def _claim_in_one_go(client: ImmediateSqliteClient, platforms: list[str], 
 
     def work(raw: sqlite3.Connection) -> list[sqlite3.Row]:
         if marks:
-            raw.executemany(MARK_SENT.format(*"????"), marks)
+            raw.executemany(MARK_SENT_SQLITE, marks)
         return raw.execute(sql, values).fetchall()
 
     rows = [OutboxMessage._init_from_db(**dict(r)) for r in await client.write_in_turn(work)]
@@ -236,23 +236,25 @@ class SentMarks:
             self._writer = None
 
 
-async def _mark_sent(rows: Sequence[OutboxMessage], conn: BaseDBAsyncClient | None = None) -> None:
-    if conn is None:
-        client = connections.get("default")
-        if isinstance(client, ImmediateSqliteClient):
-            values = _mark_values(rows)
-            await client.write_in_turn(lambda raw: raw.executemany(MARK_SENT.format(*"????"), values))
-            return
-        async with in_transaction() as turn:
-            await _mark_sent(rows, turn)
+async def _mark_sent(rows: Sequence[OutboxMessage]) -> None:
+    client = connections.get("default")
+    if isinstance(client, ImmediateSqliteClient):
+        values = _mark_values(rows)
+        await client.write_in_turn(lambda raw: raw.executemany(MARK_SENT_SQLITE, values))
         return
-    postgres = conn.capabilities.dialect == "postgres"
-    marks = [f"${i}" for i in range(1, 5)] if postgres else ["?"] * 4
+    async with in_transaction() as turn:
+        await _write_marks(turn, rows)
+
+
+async def _write_marks(conn: BaseDBAsyncClient, rows: Sequence[OutboxMessage]) -> None:
+    """Mark delivered rows sent, inside the caller's transaction."""
+    marks = [f"${i}" for i in range(1, 5)] if conn.capabilities.dialect == "postgres" else ["?"] * 4
     await conn.execute_many(MARK_SENT.format(*marks), _mark_values(rows))
 
 
 MARK_SENT = ('UPDATE "outbox" SET "status" = \'sent\', "attempts" = {0}, "sent_at" = {1}, '
              '"platform_message_id" = {2} WHERE "id" = {3}')
+MARK_SENT_SQLITE = MARK_SENT.format(*"????")
 
 
 def _mark_values(rows: Sequence[OutboxMessage]) -> list[list[object]]:

@@ -47,38 +47,40 @@ class WriterLock:
             else f"{database}-writer"
         self._fd: int | None = None
 
-    async def acquire(self) -> None:
-        if self.path is None:
-            return
-        if self._fd is None:
+    def _file(self) -> int | None:
+        """The lock file, opened on first use (None for a database in memory: nothing to share)."""
+        if self.path is not None and self._fd is None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    async def acquire(self) -> None:
+        fd = self._file()
+        if fd is None:
+            return
         while True:
             try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
                 await asyncio.sleep(POLL)
 
     def acquire_blocking(self) -> None:
         """acquire() for a thread: the kernel wakes it the moment the lock is free."""
-        if self.path is None:
-            return
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fd = self._file()
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
 
     def held_elsewhere(self) -> bool:
         """Does another process hold the lock now? Only for a caller whose process holds no
         transaction (a probe that succeeds lets go at once, and would let go of this process's own)."""
-        if self.path is None:
+        fd = self._file()
+        if fd is None:
             return False
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return False
 
     def release(self) -> None:
@@ -153,28 +155,26 @@ class ImmediateSqliteClient(SqliteClient):
     async def write_in_turn(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work(connection)` as one write transaction run in the connection's thread: in turn with
         this process's other transactions and every other process's, holding the writer lock only
-        while SQLite works. `work` must not touch anything but the connection it is given."""
-
+        while SQLite works. `work` must not touch anything but the connection it is given.
+        The thread takes and lets go of the lock itself: a caller cancelled meanwhile must not let
+        go of it while the thread still writes."""
         async with self.acquire_connection() as connection:  # this process's one connection, its lock held
-            try:
-                def run() -> T:
-                    raw: sqlite3.Connection = connection._conn
-                    self.writer.acquire_blocking()
+            def run() -> T:
+                raw: sqlite3.Connection = connection._conn
+                self.writer.acquire_blocking()
+                try:
+                    raw.execute("BEGIN IMMEDIATE")
                     try:
-                        raw.execute("BEGIN IMMEDIATE")
-                        try:
-                            result = work(raw)
-                        except BaseException:
-                            raw.execute("ROLLBACK")
-                            raise
-                        raw.execute("COMMIT")
-                        return result
-                    finally:
-                        self.writer.release()
+                        result = work(raw)
+                    except BaseException:
+                        raw.execute("ROLLBACK")
+                        raise
+                    raw.execute("COMMIT")
+                    return result
+                finally:
+                    self.writer.release()
 
-                return await connection._execute(run)  # type: ignore[no-any-return]
-            finally:
-                self.writer.release()  # when `run` never ran; releasing twice is harmless
+            return await connection._execute(run)  # type: ignore[no-any-return]
 
     def writes_elsewhere(self) -> bool:
         """Is another process writing now? (False while this process has a transaction of its own.)"""
