@@ -24,6 +24,7 @@ from typing import Any
 from tortoise import connections
 
 from storage import installation
+from storage.db import param
 from storage.models import (
     Attachment,
     AuditEvent,
@@ -94,7 +95,7 @@ async def _ids_where(table: str, column: str, needles: Iterable[str]) -> list[in
     conditions = []
     for v in sorted(variants):
         params.append("%" + v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        mark = f"${len(params)}" if postgres else "?"
+        mark = param(len(params), postgres)
         conditions.append(f"CAST(\"{column}\" AS TEXT) LIKE {mark} ESCAPE '\\'")
     rows = await conn.execute_query_dict(f'SELECT "id" FROM "{table}" WHERE {" OR ".join(conditions)}', params)
     return [int(r["id"]) for r in rows]

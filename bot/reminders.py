@@ -38,7 +38,7 @@ from bot import tickets as svc
 from bot.types import Audience, Field, Reply
 from bot.views import when
 from storage import config_version
-from storage.db import stored_time
+from storage.db import param, stored_time
 from storage.models import Customer, Person, SlaNotice, Ticket
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ async def record_notices(notices: list[tuple[int, clocks.Notice]], now: datetime
         for value in (ticket_id, notice.metric, notice.kind, field.to_db_value(notice.due, SlaNotice),
                       field.to_db_value(now, SlaNotice)):
             values.append(value)
-            marks.append(f"${len(values)}" if postgres else "?")
+            marks.append(param(len(values), postgres))
         groups.append(f"({','.join(marks)})")
     rows = await conn.execute_query_dict(
         'INSERT INTO "sla_notice" ("ticket_id", "metric", "kind", "due_at", "created_at") VALUES '

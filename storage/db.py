@@ -33,6 +33,11 @@ def stored_time(value: object) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def param(n: int, postgres: bool) -> str:
+    """A raw query's n-th parameter (from 1): `$n` for asyncpg, `?` for sqlite3."""
+    return f"${n}" if postgres else "?"
+
+
 def database_url(url: str | None = None) -> str:
     return url or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 

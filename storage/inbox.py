@@ -166,7 +166,7 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
         marks = []
         for column in INSERT_COLUMNS:
             values.append(fields_map[column].to_db_value(row[column], InboxEvent))
-            marks.append(f"${len(values)}" if postgres else "?")
+            marks.append(db.param(len(values), postgres))
         groups.append(f"({','.join(marks)})")
     columns = ",".join(f'"{c}"' for c in INSERT_COLUMNS)
     sql = (f'INSERT INTO "inbox" ({columns}) VALUES {",".join(groups)} '

@@ -44,6 +44,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.types import Destination, Reply, adapter
+from storage.db import param
 from storage.models import OutboxMessage, Ticket
 from storage.retry import backoff
 from storage.sqlite_engine import ImmediateSqliteClient
@@ -117,7 +118,7 @@ async def enqueue_many(posts: list[tuple[Destination, Reply]], now: datetime) ->
         for column in ENQUEUE_COLUMNS:
             values.append(row[column] if column in JSON_COLUMNS else
                           fields_map[column].to_db_value(row[column], OutboxMessage))
-            marks.append(f"${len(values)}" if postgres else "?")
+            marks.append(param(len(values), postgres))
         groups.append(f"({','.join(marks)})")
     columns = ",".join(f'"{c}"' for c in ENQUEUE_COLUMNS)
     sql = (f'INSERT INTO "outbox" ({columns}) VALUES {",".join(groups)} '
@@ -248,13 +249,14 @@ async def _mark_sent(rows: Sequence[OutboxMessage]) -> None:
 
 async def _write_marks(conn: BaseDBAsyncClient, rows: Sequence[OutboxMessage]) -> None:
     """Mark delivered rows sent, inside the caller's transaction."""
-    marks = [f"${i}" for i in range(1, 5)] if conn.capabilities.dialect == "postgres" else ["?"] * 4
-    await conn.execute_many(MARK_SENT.format(*marks), _mark_values(rows))
+    postgres = conn.capabilities.dialect == "postgres"
+    await conn.execute_many(MARK_SENT_POSTGRES if postgres else MARK_SENT_SQLITE, _mark_values(rows))
 
 
 MARK_SENT = ('UPDATE "outbox" SET "status" = \'sent\', "attempts" = {0}, "sent_at" = {1}, '
              '"platform_message_id" = {2} WHERE "id" = {3}')
-MARK_SENT_SQLITE = MARK_SENT.format(*"????")
+MARK_SENT_SQLITE = MARK_SENT.format(*(param(n, False) for n in range(1, 5)))
+MARK_SENT_POSTGRES = MARK_SENT.format(*(param(n, True) for n in range(1, 5)))
 
 
 def _mark_values(rows: Sequence[OutboxMessage]) -> list[list[object]]:

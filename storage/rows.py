@@ -16,6 +16,8 @@ from tortoise import connections
 from tortoise.fields.base import Field
 from tortoise.models import Model
 
+from storage.db import param
+
 M = TypeVar("M", bound=Model)
 
 
@@ -29,7 +31,7 @@ def _sql(model: type[Model], names: tuple[str, ...], nulls: tuple[bool, ...], di
             where.append(f'"{column}" IS NULL')
         else:
             n += 1
-            where.append(f'"{column}" = ' + (f"${n}" if dialect == "postgres" else "?"))
+            where.append(f'"{column}" = {param(n, dialect == "postgres")}')
     columns = "1" if what == "exists" else ",".join(f'"{c}"' for c in meta.fields_db_projection.values())
     return f'SELECT {columns} FROM "{meta.db_table}" WHERE {" AND ".join(where)} LIMIT 1'
 
@@ -60,7 +62,7 @@ def _insert(model: type[Model], dialect: str) -> tuple[str, tuple[tuple[str, Fie
     generated = set(meta.generated_db_fields)
     columns = tuple((name, meta.fields_map[name]) for name, column in meta.fields_db_projection.items()
                     if column not in generated)
-    marks = ",".join(f"${i}" if dialect == "postgres" else "?" for i in range(1, len(columns) + 1))
+    marks = ",".join(param(i, dialect == "postgres") for i in range(1, len(columns) + 1))
     names = ",".join(f'"{meta.fields_db_projection[name]}"' for name, _ in columns)
     return f'INSERT INTO "{meta.db_table}" ({names}) VALUES ({marks}) RETURNING "{meta.db_pk_column}"', columns
 
