@@ -103,11 +103,10 @@ class Helpdesk:
         """Process the first due inbox row; False when nothing is due."""
         return bool(await self.process_inbox_batch(limit=1))
 
-    async def process_inbox_batch(self, limit: int | None = None, yield_to: Callable[[], bool] | None = None) -> int:
-        """Process a batch of due inbox rows in one transaction; how many were taken (0: none due).
-        The batch ends early once `yield_to()` is true (accepts wait for the database)."""
+    async def process_inbox_batch(self, limit: int | None = None) -> int:
+        """Process a batch of due inbox rows in one transaction; how many were taken (0: none due)."""
         with memo.batch(await config_version.current()):
-            results = await process_batch(self._accepted, self.clock.now(), limit=limit, yield_to=yield_to)
+            results = await process_batch(self._accepted, self.clock.now(), limit=limit)
         handled = [(msg, outcome) for msg, outcome in results if outcome is not None]
         if self.on_queued and any(outcome.queued for _, outcome in handled):
             self.on_queued()

@@ -23,7 +23,7 @@ from typing import Any
 
 from tortoise import connections
 
-from storage import installation
+from storage import inbox, installation
 from storage.db import param
 from storage.models import (
     Attachment,
@@ -84,11 +84,16 @@ class Scrubber:
         return value
 
 
+def _variants(needles: Iterable[str]) -> set[str]:
+    """Each needle raw and as JSON escapes it."""
+    return {v for n in needles if n for v in (n, json.dumps(n)[1:-1], json.dumps(n, ensure_ascii=False)[1:-1])}
+
+
 async def _ids_where(table: str, column: str, needles: Iterable[str]) -> list[int]:
     """Ids of rows whose column, read as text, contains any needle (raw or as JSON escapes it)."""
     conn = connections.get("default")
     postgres = conn.capabilities.dialect == "postgres"
-    variants = {v for n in needles if n for v in (n, json.dumps(n)[1:-1], json.dumps(n, ensure_ascii=False)[1:-1])}
+    variants = _variants(needles)
     if not variants:
         return []
     params: list[str] = []
@@ -132,6 +137,10 @@ async def erase_contact(contact: Contact, now: datetime, *, blank_text: bool = F
         if row.status != "pending" or _sender(row.payload) == contact.user_id:
             drop.append(row.id)
     await InboxEvent.filter(id__in=drop).delete()
+    # Messages accepted while the database was busy wait in the landing (storage/landing.py).
+    scrub_landed = _json_text(scrub.json)
+    await inbox.rewrite_landed(sorted(_variants(scrub.needles)),
+                               lambda p: None if _sender(p) == contact.user_id else scrub_landed(p))
     await OutboxMessage.filter(id__in=await _ids_where("outbox", "destination", [contact.user_id])).delete()
     if blank_text and opened:
         await OutboxMessage.filter(ticket_key__in=[t.key for t in opened]).delete()

@@ -5,13 +5,12 @@ stopped the same way under `chatdesk serve` and `chatdesk socket`.
 so acknowledging the platforms and making tickets each have a core: the web server's runtime then
 has `elsewhere` set, accepts into the inbox, wakes that process and delivers the outbox itself (the
 one core-hungry job the web server has time for once a burst is acknowledged); the worker
-process's runtime has `remote` set and runs every worker but the outbox, which it wakes instead."""
+process's runtime has `queued` set and runs every worker but the outbox, which it wakes instead."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, Protocol
@@ -35,8 +34,6 @@ class Background(Protocol):
 
     def wake_inbox(self) -> None: ...
 
-    def writing(self) -> None: ...
-
     async def start(self, queued: Callable[[], None]) -> None: ...
 
     async def stop(self) -> None: ...
@@ -48,15 +45,12 @@ class Runtime:
 
     def __init__(self, clock: Clock | None = None, *, workers: bool = True,
                  keep: timedelta = retention.OUTBOX_RETENTION, mail: MailConfig | None = None,
-                 elsewhere: Background | None = None, remote: inbox.RemoteAccepts | None = None,
-                 queued: Callable[[], None] | None = None) -> None:
+                 elsewhere: Background | None = None, queued: Callable[[], None] | None = None) -> None:
         self.outbox_wake = asyncio.Event()
         self.inbox_wake = asyncio.Event()
         self.elsewhere = elsewhere
         wake_inbox = elsewhere.wake_inbox if elsewhere else self.inbox_wake.set
-        self.inbox = inbox.Inbox(wake=wake_inbox, writing=elsewhere.writing if elsewhere else None) \
-            if workers or elsewhere else None
-        self.remote = remote  # in the worker process: the web server's accepts, which the worker makes way for
+        self.inbox = inbox.Inbox(wake=wake_inbox) if workers or elsewhere else None
         self.queued = queued  # in the worker process: wakes the web server's outbox
         self.desk = Helpdesk(clock=clock or SystemClock(), on_queued=queued or self.outbox_wake.set, inbox=self.inbox)
         self.senders: dict[str, Any] = {}  # platform -> sender, filled by the adapters
@@ -82,13 +76,10 @@ class Runtime:
         kb_service.start()  # loads the saved knowledge-base index (or builds it) in the background
         postgres = db.dialect() == "postgres"
         inbox_workers = POSTGRES_INBOX_WORKERS if postgres else 1
-        accepts = self.remote or self.inbox
-        # SQLite has one writer: a batch ends as soon as accepts wait for it (PostgreSQL locks rows).
-        process = self.desk.process_inbox_batch if postgres or accepts is None else \
-            functools.partial(self.desk.process_inbox_batch, yield_to=accepts.waiting)
         self._tasks = [
             *deliver,
-            *(asyncio.create_task(inbox.run_worker(process, self._stop, self.inbox_wake, accepts))
+            *(asyncio.create_task(inbox.run_worker(self.desk.process_inbox_batch, self._stop, self.inbox_wake,
+                                                   self.inbox))
               for _ in range(inbox_workers)),
             asyncio.create_task(reminders.run(self.desk, self._stop)),
             asyncio.create_task(retention.run_worker(self.desk.clock, self._stop, keep=self.keep)),

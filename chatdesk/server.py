@@ -47,13 +47,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 def build_app(settings: Settings, clock: Clock | None = None, *, manage_db: bool = True,
               run_workers: bool = True, background: Background | None = None,
-              accepts: inbox.RemoteAccepts | None = None, queued: Callable[[], None] | None = None
-              ) -> web.Application:
+              queued: Callable[[], None] | None = None) -> web.Application:
     """The server; with `background` its workers (all but the outbox) run there, in another process;
-    with `accepts` and `queued`, this is that process: it makes way for the web server's accepts and
-    wakes its outbox."""
+    with `queued`, this is that process: it wakes the web server's outbox."""
     runtime = Runtime(clock, workers=run_workers, keep=timedelta(days=settings.retention_days),
-                      mail=settings.mail(), elsewhere=background, remote=accepts, queued=queued)
+                      mail=settings.mail(), elsewhere=background, queued=queued)
     desk = runtime.desk
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings

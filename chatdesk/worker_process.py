@@ -7,9 +7,9 @@ rate they were made after it. Now the web server's runtime only accepts, and a c
 runs the inbox, outbox, reminder, retention and mail workers on the same database.
 
 The web server wakes the child through its standard input, a byte per wake: `i` when new inbox
-rows are committed, `w` when its accepts wait to be written (on SQLite the child makes way). The
-web server delivers the outbox itself: once a burst is acknowledged it has a core to spare, and the
-child then makes tickets at its full rate. The child wakes it with `o`, through a pipe of its own
+rows are committed (or landed: storage/landing.py). The web server delivers the outbox itself:
+once a burst is acknowledged it has a core to spare, and the child then makes tickets at its full
+rate. The child wakes it with `o`, through a pipe of its own
 (CHATDESK_WAKE_FD), when it queues posts. The child stops when its standard input closes, so it
 never outlives the web server, even one killed outright; a child that exits while the web server
 runs is started again.
@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 from chatdesk.runtime import STOP_TIMEOUT, Runtime
-from storage.inbox import RemoteAccepts
 
 if TYPE_CHECKING:
     from chatdesk.settings import Settings
@@ -36,7 +35,6 @@ log = logging.getLogger("chatdesk.server")
 
 WAKE_INBOX = b"i"  # inbox rows committed
 WAKE_OUTBOX = b"o"  # posts queued (from the worker process)
-WRITING = b"w"  # accepts wait to be written (the worker makes way between batches)
 WAKE_FD = "CHATDESK_WAKE_FD"  # the worker process's end of the pipe that wakes the web server's outbox
 RESTART_DELAY = 1.0  # seconds before a worker process that exited is started again
 MAX_RESTART_DELAY = 30.0  # one that keeps dying soon after its start waits twice as long each time, up to this
@@ -56,9 +54,6 @@ class WorkerProcess:
 
     def wake_inbox(self) -> None:
         self._send(WAKE_INBOX)
-
-    def writing(self) -> None:
-        self._send(WRITING)
 
     def _send(self, signal: bytes) -> None:
         process = self._process
@@ -152,8 +147,7 @@ def wake_web_server() -> Callable[[], None]:
     return queued
 
 
-async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.Event,
-                       source: IO[Any] | None = None) -> None:
+async def follow_wakes(runtime: Runtime, stop: asyncio.Event, source: IO[Any] | None = None) -> None:
     """The worker process's side: wake its workers as standard input (`source`) says; `stop` at its end."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -162,11 +156,7 @@ async def follow_wakes(runtime: Runtime, accepts: RemoteAccepts, stop: asyncio.E
         while chunk := await reader.read(4096):
             if WAKE_INBOX in chunk:
                 runtime.inbox_wake.set()
-                accepts.written()
-            if chunk.rfind(WRITING) > chunk.rfind(WAKE_INBOX):
-                accepts.writing()  # another write waits already
     finally:
-        accepts.written()
         stop.set()  # the web server is gone (or stopping): so are we
 
 
@@ -178,13 +168,12 @@ def run_worker(settings: Settings) -> None:
     from chatdesk.server import RUNTIME, build_app
 
     async def main() -> None:
-        accepts = RemoteAccepts()
-        app = build_app(settings, accepts=accepts, queued=wake_web_server())
+        app = build_app(settings, queued=wake_web_server())
         runtime = app[RUNTIME]
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()  # opens the database and starts the workers
         stop = stop_on_signals()
-        wakes = asyncio.create_task(follow_wakes(runtime, accepts, stop))
+        wakes = asyncio.create_task(follow_wakes(runtime, stop))
         try:
             await stop.wait()
         finally:

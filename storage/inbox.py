@@ -11,8 +11,12 @@ never take the same row), handles a batch of them, each in its own savepoint, an
 them done in the same transaction: a crash before the commit leaves the rows pending and
 they run again, and the ProcessedEvent rows written by that handling keep it
 exactly-once. A batch stops after BATCH_SECONDS, so on SQLite (one connection) the
-accepts and the outbox never wait long for it. A reply whose thread root (or an edit
-whose message) is still pending waits for it.
+outbox never waits long for it. A reply whose thread root (or an edit whose message) is
+still pending waits for it.
+
+On SQLite an accept does not wait for the worker's transaction either: it goes into the
+landing beside the database (storage/landing.py), which the worker brings into the inbox at
+the start of its next batch.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
@@ -32,6 +36,7 @@ from tortoise.transactions import in_transaction
 
 from bot.types import IncomingMessage, Outcome, adapter, delivery_key
 from storage import db
+from storage.landing import Landing, insert_sql
 from storage.models import InboxEvent
 from storage.retry import backoff
 from storage.sqlite_engine import ImmediateSqliteClient
@@ -46,8 +51,8 @@ INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a 
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
-SHARE_SECONDS = 0.02  # nor after this while accepts wait for the database (SQLite: one writer at a time)
-GIVE_WAY_POLL = 0.0005  # seconds between looks whether the web server has taken the database
+BRING_IN = 500  # landed rows brought into the inbox per batch (storage/landing.py)
+BRING_CHUNK = 100  # rows per insert statement when bringing them in
 
 
 def serialise(msg: IncomingMessage) -> str:
@@ -66,10 +71,8 @@ def inbox_key(msg: IncomingMessage) -> str:
 class Inbox:
     """Accepts messages into the inbox table, several accepts to a transaction."""
 
-    def __init__(self, wake: Callable[[], None] | None = None, max_batch: int = 500,
-                 writing: Callable[[], None] | None = None) -> None:
+    def __init__(self, wake: Callable[[], None] | None = None, max_batch: int = 500) -> None:
         self.wake = wake  # wakes the inbox worker
-        self.writing = writing  # tells a worker in another process that accepts wait to be written
         self.max_batch = max_batch
         self._waiting = 0  # accepts not yet written
         self._rate_window = (0.0, 0, 0)  # (start of the current 0.1 s window, accepts in it, in the one before)
@@ -117,10 +120,6 @@ class Inbox:
         while self._writer is not None:
             await asyncio.shield(self._writer)
 
-    def waiting(self) -> bool:
-        """Do accepts wait to be written? (In this process they wait for the worker's transaction.)"""
-        return self._waiting > 0
-
     async def make_way(self, worked: float) -> None:
         """The worker, between batches: while busy, rest as long as the batch took (at most MAX_REST)
         and let the accepts that came in meanwhile be written first."""
@@ -133,8 +132,6 @@ class Inbox:
             await asyncio.sleep(0)  # let the accepts that are ready now join this batch
             while self._batch:
                 batch, self._batch = self._batch[: self.max_batch], self._batch[self.max_batch :]
-                if self.writing:
-                    self.writing()
                 fresh = []
                 try:
                     fresh = await _insert(batch)
@@ -144,7 +141,7 @@ class Inbox:
                             future.set_exception(exc)
                     continue
                 finally:
-                    if self.wake and (any(fresh) or self.writing):  # the other process waits for this wake
+                    if self.wake and any(fresh):
                         self.wake()
                 for (_, future), new in zip(batch, fresh, strict=True):
                     if not future.done():
@@ -160,6 +157,11 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
     postgres = conn.capabilities.dialect == "postgres"
     fields_map = InboxEvent._meta.fields_map
     rows = {row["key"]: row for row, _ in reversed(batch)}  # the first of each key
+    landing = _landing(conn)
+    if landing is not None:
+        inserted = await landing.accept([tuple(fields_map[c].to_db_value(row[c], InboxEvent) for c in INSERT_COLUMNS)
+                                         for row in rows.values()])
+        return _fresh(batch, inserted)
     values: list[Any] = []
     groups = []
     for row in rows.values():
@@ -173,12 +175,15 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
            'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
     if postgres:
         stored = await conn.execute_query_dict(sql, values)
-    elif isinstance(conn, ImmediateSqliteClient):  # in turn with the worker process, in one go
+    elif isinstance(conn, ImmediateSqliteClient):  # a database in memory: in this process alone
         stored = await conn.write_in_turn(lambda raw: raw.execute(sql, values).fetchall())
     else:
         async with in_transaction() as turn:
             stored = await turn.execute_query_dict(sql, values)
-    inserted = {str(r["key"]) for r in stored}
+    return _fresh(batch, {str(r["key"]) for r in stored})
+
+
+def _fresh(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]], inserted: set[str]) -> list[bool]:
     fresh: list[bool] = []
     for row, _ in batch:
         fresh.append(row["key"] in inserted)
@@ -188,6 +193,36 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
 
 INSERT_COLUMNS = ("platform", "key", "channel", "message_id", "payload", "status", "attempts", "next_attempt_at",
                   "created_at")
+
+
+def _landing(conn: Any) -> Landing | None:
+    """The landing of a SQLite database in a file (accepts never wait for a worker's transaction);
+    `conn` may be a transaction of that database."""
+    for _ in range(100):  # a transaction's parent, a savepoint's transaction, ...
+        if isinstance(conn, ImmediateSqliteClient):
+            return conn.landing(INSERT_COLUMNS)
+        conn = getattr(conn, "_parent", None)
+        if conn is None:
+            break
+    return None
+
+
+async def _bring_in(conn: Any, landing: Landing) -> int:
+    """Insert the landed rows into the inbox, in accept order, in the caller's transaction; the last
+    landing id brought in (0: none), to be forgotten once that transaction is committed."""
+    landed = await landing.landed(BRING_IN)
+    for start in range(0, len(landed), BRING_CHUNK):
+        chunk = landed[start : start + BRING_CHUNK]
+        await conn.execute_query(insert_sql(INSERT_COLUMNS, len(chunk)), [v for row in chunk for v in row[1:]])
+    return int(landed[-1][0]) if landed else 0
+
+
+async def rewrite_landed(needles: list[str], change: Callable[[str], str | None]) -> None:
+    """Rewrite the payload of every landed row that contains one of `needles` (None: delete the row).
+    For erasure: what waits in the landing is scrubbed there, at once and for good."""
+    landing = _landing(connections.get("default"))
+    if landing is not None and needles:
+        await landing.rewrite(needles, change)
 
 
 Handle = Callable[[IncomingMessage, datetime], Awaitable[Outcome]]
@@ -202,16 +237,20 @@ async def process_next(handle: Handle, now: datetime) -> tuple[IncomingMessage, 
     return results[0] if results else None
 
 
-async def process_batch(handle: Handle, now: datetime, limit: int | None = None, seconds: float | None = None,
-                        yield_to: Callable[[], bool] | None = None) -> list[tuple[IncomingMessage, Outcome | None]]:
+async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
+                        seconds: float | None = None) -> list[tuple[IncomingMessage, Outcome | None]]:
     """Take up to `limit` due rows and handle them in id order in one transaction, each in a
-    savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`, or
-    once `yield_to()` says that others wait for the database (on SQLite, the accepts).
-    Returns each handled row's message and outcome (None: put back or failed, retried later)."""
+    savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`.
+    Landed rows are brought into the inbox first. Returns each handled row's message and outcome
+    (None: put back or failed, retried later)."""
     limit = BATCH if limit is None else limit
     seconds = BATCH_SECONDS if seconds is None else seconds
     results: list[tuple[IncomingMessage, Outcome | None]] = []
+    landing = _landing(connections.get("default"))  # (inside the transaction this is its wrapper)
+    landed = 0
     async with in_transaction() as conn:
+        if landing is not None:
+            landed = await _bring_in(conn, landing)
         query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id")
         if conn.capabilities.dialect == "postgres":
             # One channel's rows (one customer's) per batch: a ticket locks its customer's counter
@@ -226,8 +265,7 @@ async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
         started = time.monotonic()
         done: list[int] = []
         for row in rows:
-            elapsed = time.monotonic() - started
-            if done and (elapsed > seconds or (elapsed > SHARE_SECONDS and yield_to is not None and yield_to())):
+            if done and time.monotonic() - started > seconds:
                 break  # the rest stay pending for the next batch
             msg = deserialise(row.payload)
             if await _waits_for_earlier(row, msg, done):
@@ -256,6 +294,8 @@ async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
             results.append((msg, outcome))
         if done:
             await InboxEvent.filter(id__in=done).using_db(conn).update(status="done")
+    if landing is not None and landed:
+        await landing.forget(landed)
     return results
 
 
@@ -276,54 +316,20 @@ async def _waits_for_earlier(row: InboxEvent, msg: IncomingMessage, done: list[i
 async def lag_seconds(now: datetime) -> float:
     """Age of the oldest message accepted and not yet processed: the health check's inbox lag."""
     oldest = await InboxEvent.filter(status="pending").order_by("id").first()
-    return max(0.0, (now - oldest.created_at).total_seconds()) if oldest else 0.0
-
-
-class Accepts(Protocol):
-    """Where messages are accepted, as the worker sees it: this process's Inbox, or the web server's."""
-
-    async def make_way(self, worked: float) -> None: ...
-
-    def waiting(self) -> bool: ...
-
-
-class RemoteAccepts:
-    """The web server's accepts, seen from the worker process: told when accepts wait to be written
-    (`writing`) and each time a write is done (`written`). On SQLite, with one writer at a time, a
-    batch ends as soon as accepts wait (Helpdesk.process_inbox_batch's `yield_to`), and the worker
-    then waits until the web server has the database or its next write is done (at most MAX_REST)
-    before its next batch: a burst is acknowledged while tickets are made, each side in turn."""
-
-    def __init__(self) -> None:
-        self._waiting = False
-        self._writes = 0  # writes done so far
-
-    def writing(self) -> None:
-        self._waiting = True
-
-    def written(self) -> None:
-        self._waiting = False
-        self._writes += 1
-
-    def waiting(self) -> bool:
-        return self._waiting
-
-    async def make_way(self, worked: float) -> None:
-        if not self._waiting or db.dialect() != "sqlite":
-            return  # PostgreSQL locks rows, not the database: nobody waits for the worker's batch
-        seen = self._writes
-        client = connections.get("default")
-        deadline = time.monotonic() + MAX_REST
-        while self._writes == seen and (left := deadline - time.monotonic()) > 0:
-            if isinstance(client, ImmediateSqliteClient) and client.writes_elsewhere():
-                return  # the web server has the database now: the next batch takes it after that write
-            await asyncio.sleep(min(left, GIVE_WAY_POLL))
+    ages = [oldest.created_at] if oldest else []
+    landing = _landing(connections.get("default"))
+    if landing is not None:
+        first = await landing.landed(1)
+        if first:
+            ages.append(db.stored_time(first[0][1 + INSERT_COLUMNS.index("created_at")]))
+    return max(0.0, (now - min(ages)).total_seconds()) if ages else 0.0
 
 
 async def run_worker(process_one: Callable[[], Awaitable[bool | int]], stop: asyncio.Event, wake: asyncio.Event,
-                     inbox: Accepts | None = None, interval: float = 0.5) -> None:
+                     inbox: Inbox | None = None, interval: float = 0.5) -> None:
     """Process due rows (a batch per call of `process_one`) until `stop` is set. Between batches it
-    makes way for the accepts (Accepts.make_way), so acknowledging and processing share the time."""
+    makes way for this process's accepts (Inbox.make_way), so acknowledging and processing share
+    its time."""
     while not stop.is_set():
         wake.clear()
         try:

@@ -13,10 +13,10 @@ database (`<database>-writer`) for the span of each write transaction, and waits
 steps of a millisecond. Reads outside a transaction are not affected (WAL readers never wait).
 
 A transaction of awaited statements holds that lock across every trip through the event loop,
-and a busy web server's loop makes each trip long. Its small, frequent writes (accepts, outbox
-claims and marks) therefore run with `write_in_turn`: the whole transaction in the connection's
-own thread, which waits for the lock in the kernel and lets go of it the moment SQLite has
-committed.
+and a busy web server's loop makes each trip long. Its small, frequent writes (outbox claims and
+marks) therefore run with `write_in_turn`: the whole transaction in the connection's own thread,
+which waits for the lock in the kernel and lets go of it the moment SQLite has committed. Accepts
+do not wait for the lock at all: they land beside the database while it is taken (storage/landing.py).
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import TransactionContext
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
 from tortoise.connection import get_connections
 from tortoise.exceptions import TransactionManagementError
+
+from storage.landing import Landing
 
 POLL = 0.001  # seconds between tries of the writer lock
 T = TypeVar("T")
@@ -69,19 +71,6 @@ class WriterLock:
         fd = self._file()
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def held_elsewhere(self) -> bool:
-        """Does another process hold the lock now? Only for a caller whose process holds no
-        transaction (a probe that succeeds lets go at once, and would let go of this process's own)."""
-        fd = self._file()
-        if fd is None:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
 
     def release(self) -> None:
         if self._fd is not None:
@@ -148,6 +137,15 @@ class ImmediateSqliteClient(SqliteClient):
     def __init__(self, file_path: str, **kwargs: Any) -> None:
         super().__init__(file_path, **kwargs)
         self.writer = WriterLock(file_path)
+        self._landing: Landing | None = None
+
+    def landing(self, columns: Sequence[str]) -> Landing | None:
+        """The inbox's landing beside this database (storage.landing); None for one in memory."""
+        if self.writer.path is None:
+            return None
+        if self._landing is None:
+            self._landing = Landing(self.filename, columns, self.writer.path)
+        return self._landing
 
     def _in_transaction(self) -> TransactionContext:
         return _InTurn(_ImmediateTransaction(self), self._lock, self.writer)
@@ -176,11 +174,10 @@ class ImmediateSqliteClient(SqliteClient):
 
             return await connection._execute(run)  # type: ignore[no-any-return]
 
-    def writes_elsewhere(self) -> bool:
-        """Is another process writing now? (False while this process has a transaction of its own.)"""
-        return not self._lock.locked() and self.writer.held_elsewhere()
-
     async def close(self) -> None:
+        if self._landing is not None:
+            await self._landing.close()
+            self._landing = None
         await super().close()
         self.writer.close()
 
