@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -51,6 +52,11 @@ INGEST_SHARE = 1.0  # while busy, the worker rests this many times as long as a 
 MAX_REST = 0.1  # seconds: the longest rest, however slow the last batch was
 BATCH = 10  # rows per transaction (more are seldom reached within BATCH_SECONDS)
 BATCH_SECONDS = 0.05  # a batch takes no further row after this
+# SQLite: one writer, one worker. Accepts do not wait for its batches (they land beside the
+# database), so a batch may be longer; a commit costs about as much as a row (its pages are
+# written to the log), and 25 rows to a transaction made 6 % more tickets per second than 10.
+SQLITE_BATCH = 25
+SQLITE_BATCH_SECONDS = 0.15
 BRING_IN = 500  # landed rows brought into the inbox per batch (storage/landing.py)
 BRING_CHUNK = 100  # rows per insert statement when bringing them in
 
@@ -243,25 +249,16 @@ async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
     savepoint (a failure undoes that row's handling alone); stop taking rows after `seconds`.
     Landed rows are brought into the inbox first. Returns each handled row's message and outcome
     (None: put back or failed, retried later)."""
-    limit = BATCH if limit is None else limit
-    seconds = BATCH_SECONDS if seconds is None else seconds
-    results: list[tuple[IncomingMessage, Outcome | None]] = []
     landing = _landing(connections.get("default"))  # (inside the transaction this is its wrapper)
+    sqlite = db.dialect() == "sqlite"
+    limit = (SQLITE_BATCH if sqlite else BATCH) if limit is None else limit
+    seconds = (SQLITE_BATCH_SECONDS if sqlite else BATCH_SECONDS) if seconds is None else seconds
+    results: list[tuple[IncomingMessage, Outcome | None]] = []
     landed = 0
     async with in_transaction() as conn:
         if landing is not None:
             landed = await _bring_in(conn, landing)
-        query = InboxEvent.filter(status="pending", next_attempt_at__lte=now).order_by("id")
-        if conn.capabilities.dialect == "postgres":
-            # One channel's rows (one customer's) per batch: a ticket locks its customer's counter
-            # until the commit, and two workers each holding one and wanting the other's deadlock.
-            first = await query.select_for_update(skip_locked=True).limit(1).using_db(conn)
-            rows = list(first)
-            if first and limit > 1:
-                rows += await (query.filter(channel=first[0].channel, id__gt=first[0].id)
-                               .select_for_update(skip_locked=True).limit(limit - 1).using_db(conn))
-        else:
-            rows = await query.limit(limit).using_db(conn)
+        rows = await _due_rows(conn, now, limit)
         started = time.monotonic()
         done: list[int] = []
         for row in rows:
@@ -293,10 +290,38 @@ async def process_batch(handle: Handle, now: datetime, limit: int | None = None,
             done.append(row.id)
             results.append((msg, outcome))
         if done:
-            await InboxEvent.filter(id__in=done).using_db(conn).update(status="done")
+            postgres = conn.capabilities.dialect == "postgres"
+            marks = ",".join(db.param(n, postgres) for n in range(1, len(done) + 1))
+            await conn.execute_query(f'UPDATE "inbox" SET "status" = \'done\' WHERE "id" IN ({marks})', done)
     if landing is not None and landed:
         await landing.forget(landed)
     return results
+
+
+@functools.lru_cache(maxsize=8)
+def _due_sql(postgres: bool, one_channel: bool) -> str:
+    """The due rows in id order, written once (the ORM builds a query afresh each time, which cost a
+    batch of one row more than a third of its time); on PostgreSQL locked, skipping locked rows."""
+    columns = ",".join(f'"{c}"' for c in InboxEvent._meta.fields_db_projection.values())
+    where = f'"status" = \'pending\' AND "next_attempt_at" <= {db.param(1, postgres)}'
+    if one_channel:
+        where += f' AND "channel" = {db.param(3, postgres)} AND "id" > {db.param(4, postgres)}'
+    lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+    return f'SELECT {columns} FROM "inbox" WHERE {where} ORDER BY "id" LIMIT {db.param(2, postgres)}{lock}'
+
+
+async def _due_rows(conn: Any, now: datetime, limit: int) -> list[InboxEvent]:
+    due = InboxEvent._meta.fields_map["next_attempt_at"].to_db_value(now, InboxEvent)
+    if conn.capabilities.dialect != "postgres":
+        return [InboxEvent._init_from_db(**r) for r in await conn.execute_query_dict(_due_sql(False, False),
+                                                                                        [due, limit])]
+    # One channel's rows (one customer's) per batch: a ticket locks its customer's counter until the
+    # commit, and two workers each holding one and wanting the other's deadlock.
+    rows = [InboxEvent._init_from_db(**r) for r in await conn.execute_query_dict(_due_sql(True, False), [due, 1])]
+    if rows and limit > 1:
+        more = await conn.execute_query_dict(_due_sql(True, True), [due, limit - 1, rows[0].channel, rows[0].id])
+        rows += [InboxEvent._init_from_db(**r) for r in more]
+    return rows
 
 
 async def _waits_for_earlier(row: InboxEvent, msg: IncomingMessage, done: list[int]) -> bool:

@@ -4,7 +4,8 @@ Tortoise builds a query's SQL afresh every time it runs, and for a lookup by thr
 columns that costs more than SQLite's own work: a new ticket's contact lookup alone was a fifth
 of the inbox worker's time. These helpers cover the hot path and nothing more: equality on
 columns (None meaning IS NULL), the first row or whether there is one, and `add` for rows that
-are written and not read back (the audit trail, the intake record), which need no model object.
+are written and not read back (the audit trail, the intake record), which need no model object,
+and `insert` for a new model object (a ticket, a message) without the ORM's save machinery.
 """
 
 from __future__ import annotations
@@ -81,3 +82,16 @@ async def add(model: type[Model], **values: Any) -> int:
     row = [field.to_db_value(values[name] if name in values else _default(field), model) for name, field in columns]
     stored = await conn.execute_query_dict(sql, row)
     return int(stored[0][model._meta.db_pk_column])
+
+
+async def insert(instance: M) -> M:
+    """Store a new model object as `instance.save()` would (its own values, its id set from the
+    database), with the INSERT written once; the model has no signals, so nothing else happens."""
+    model = type(instance)
+    conn = connections.get(model._meta.default_connection or "default")
+    sql, columns = _insert(model, conn.capabilities.dialect)
+    row = [field.to_db_value(getattr(instance, name), instance) for name, field in columns]
+    stored = await conn.execute_query_dict(sql, row)
+    setattr(instance, model._meta.pk_attr, stored[0][model._meta.db_pk_column])
+    instance._saved_in_db = True
+    return instance

@@ -129,14 +129,13 @@ async def test_a_batch_that_fails_leaves_the_landed_rows_to_the_next(
     finally:
         os.close(fd)
 
-    def broken(*args: object, **kwargs: object) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
 
-    real = InboxEvent.filter
-    monkeypatch.setattr(InboxEvent, "filter", broken)  # after the bring-in, before any row is taken
+    monkeypatch.setattr(inbox, "_due_rows", broken)  # after the bring-in, before any row is taken
     with pytest.raises(RuntimeError):
         await desk.process_inbox_batch()
-    monkeypatch.setattr(InboxEvent, "filter", real)
+    monkeypatch.undo()
     assert await InboxEvent.all().count() == 0  # rolled back with the batch
     assert len(await _landed_keys()) == 1  # and so still landed
     assert await desk.process_inbox() == 1

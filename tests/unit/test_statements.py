@@ -51,6 +51,7 @@ def counting() -> Iterator[_Statements]:
 async def test_a_new_ticket_through_the_inbox_stays_within_its_statement_budget(
         any_database: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inbox, "BATCH_SECONDS", 60.0)  # a busy machine does not cut the batch short
+    monkeypatch.setattr(inbox, "SQLITE_BATCH_SECONDS", 60.0)
     desk = Helpdesk(clock=clock, suggest=_no_suggestions, inbox=Inbox())
     await desk.accept_message(message(1))
     await desk.process_inbox()  # the first ticket warms nothing: lookups are not cached
