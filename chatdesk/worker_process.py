@@ -7,10 +7,10 @@ rate they were made after it. Now the web server's runtime only accepts, and a c
 runs the inbox, outbox, reminder, retention and mail workers on the same database.
 
 The web server wakes the child through its standard input, a byte per wake: `i` when new inbox
-rows are committed (or landed: storage/landing.py). The web server delivers the outbox itself:
-once a burst is acknowledged it has a core to spare, and the child then makes tickets at its full
-rate. The child wakes it with `o`, through a pipe of its own
-(CHATDESK_WAKE_FD), when it queues posts. The child stops when its standard input closes, so it
+rows are committed (or landed: storage/landing.py). The child runs at a lower priority
+(WORKER_NICENESS). The web server delivers the outbox itself: once a burst is acknowledged it has
+a core to spare, and the child then makes tickets at its full rate. The child wakes it with `o`,
+through a pipe of its own (CHATDESK_WAKE_FD), when it queues posts. The child stops when its standard input closes, so it
 never outlives the web server, even one killed outright; a child that exits while the web server
 runs is started again.
 """
@@ -39,6 +39,11 @@ WAKE_FD = "CHATDESK_WAKE_FD"  # the worker process's end of the pipe that wakes 
 RESTART_DELAY = 1.0  # seconds before a worker process that exited is started again
 MAX_RESTART_DELAY = 30.0  # one that keeps dying soon after its start waits twice as long each time, up to this
 STEADY = 10.0  # seconds a worker process must have run for its next restart to wait RESTART_DELAY again
+# The worker process yields the processor to the web server when both want it: Slack waits for the
+# web server's answer (and retries after 3 s), while a ticket made 10 ms later is not noticed. During
+# a burst of 1,500 events on PostgreSQL this took the answers from 0.20x to 0.39x the rate of a bare
+# insert per request; tickets were made during the burst at the same rate as before.
+WORKER_NICENESS = 5
 
 
 class WorkerProcess:
@@ -166,6 +171,9 @@ def run_worker(settings: Settings) -> None:
 
     from chatdesk.lifecycle import stop_on_signals
     from chatdesk.server import RUNTIME, build_app
+
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
 
     async def main() -> None:
         app = build_app(settings, queued=wake_web_server())

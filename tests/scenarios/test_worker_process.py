@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from chatdesk.worker_process import WORKER_NICENESS
 from tests.conftest import ORG_YAML
 from tests.scenarios.slack_harness import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, load, sign, with_event
 
@@ -130,6 +131,14 @@ async def test_the_worker_process_makes_the_ticket_the_web_server_acknowledged(s
     thread = await served.message("The VPN drops every ten minutes")
     ack = await until(lambda: served.acknowledgement(thread), "the thread acknowledgement")
     assert "ACME-1" in ack
+
+
+async def test_the_worker_process_yields_the_processor_to_the_web_server(served: Served) -> None:
+    (worker,) = await until(lambda: children(served.proc.pid), "a worker process")
+    await until(lambda: os.getpriority(os.PRIO_PROCESS, worker) > os.getpriority(os.PRIO_PROCESS, served.proc.pid),
+                "the worker process's lower priority")
+    assert os.getpriority(os.PRIO_PROCESS, worker) - os.getpriority(os.PRIO_PROCESS, served.proc.pid) \
+        == WORKER_NICENESS
 
 
 async def test_a_worker_process_that_dies_is_started_again_and_nothing_is_lost(served: Served) -> None:
