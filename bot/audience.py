@@ -13,8 +13,10 @@ place gets nothing. Adapters render what they are given; they decide nothing her
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from bot.identity import Who
 from bot.types import Audience, Destination, Place, Platform, Reply
@@ -150,20 +152,32 @@ async def split_answers(replies: list[Reply], who: Who) -> tuple[list[Reply], li
     return here, elsewhere
 
 
-def admit(reply: Reply, destination: Destination, who: Who | None) -> tuple[Destination, Reply] | None:
+def admit(reply: Reply, destination: Destination, who: Who | None,
+          dedupe_at: Callable[[str, Destination], str] | None = None) -> tuple[Destination, Reply] | None:
     """Where a routed reply may be queued: its destination if its readers may read it there, else
-    the asker's 1:1 chat (an agents-only reply for an agent), else nowhere."""
+    the asker's 1:1 chat (an agents-only reply for an agent), else nowhere. The reply comes back
+    marked (its visibility written down) and, with `dedupe_at`, with its dedupe key made that
+    destination's; in one copy, as a sweep queues thousands."""
     visibility = visibility_of(reply, who)
-    reply = marked(reply, visibility)
     agent_dm = reply.audience == Audience.DM and reply.person is not None and reply.contact is None
-    if may_read(visibility, destination, agent_dm=agent_dm):
-        return destination, reply
-    if who is not None and who.is_agent and visibility == Visibility.AGENTS:
-        private = private_to_asker(who)
-        if private is not None:
-            log.warning("an agents-only reply (%s) was meant for a customer-visible place; sent to the asker",
-                        reply.ticket_key or reply.kind)
-            return private, replace(reply, audience=Audience.DM, dedupe=None)
-    log.error("refused to queue a %s reply (%s) for a place its readers may not see", visibility.value,
-              reply.ticket_key or reply.kind)
-    return None
+    changes: dict[str, Any] = {}
+    dedupe = reply.dedupe
+    if not may_read(visibility, destination, agent_dm=agent_dm):
+        private = private_to_asker(who) if who is not None and who.is_agent and visibility == Visibility.AGENTS \
+            else None
+        if private is None:
+            log.error("refused to queue a %s reply (%s) for a place its readers may not see", visibility.value,
+                      reply.ticket_key or reply.kind)
+            return None
+        log.warning("an agents-only reply (%s) was meant for a customer-visible place; sent to the asker",
+                    reply.ticket_key or reply.kind)
+        destination, changes["audience"], dedupe = private, Audience.DM, None
+    internal = reply.internal or visibility != Visibility.CUSTOMER
+    if reply.visibility != visibility.value or reply.internal != internal:
+        changes.update(visibility=visibility.value, internal=internal)
+    if dedupe is not None and dedupe_at is not None:
+        dedupe = dedupe_at(dedupe, destination)
+    if dedupe != reply.dedupe:
+        changes["dedupe"] = dedupe
+    return destination, replace(reply, **changes) if changes else reply
+

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -312,16 +311,15 @@ class Helpdesk:
             if reply.audience == Audience.TRIAGE and triage is None:
                 triage = await triage_bindings()
             for planned in await self.destinations(reply, t, who, people, triage, threads):
-                admitted = audience.admit(reply, planned, who)
+                admitted = audience.admit(reply, planned, who, _dedupe_at)
                 if admitted is None:
                     continue
                 dest, fit = admitted
-                dedupe = f"{fit.dedupe}:{dest.platform.value}:{dest.channel or dest.user}" if fit.dedupe else None
-                if dedupe is not None:
-                    if dedupe in seen:
+                if fit.dedupe is not None:
+                    if fit.dedupe in seen:
                         continue
-                    seen.add(dedupe)
-                posts.append((dest, _with_dedupe(fit, dedupe)))
+                    seen.add(fit.dedupe)
+                posts.append((dest, fit))
         return await outbox.enqueue_many(posts, now)
 
     @staticmethod
@@ -397,5 +395,6 @@ def dm_destination(person: Person, platform: Platform) -> Destination | None:
     return None
 
 
-def _with_dedupe(reply: Reply, dedupe: str | None) -> Reply:
-    return reply if dedupe == reply.dedupe else replace(reply, dedupe=dedupe)
+def _dedupe_at(dedupe: str, dest: Destination) -> str:
+    """A reply's dedupe key as queued for one destination (the same notice may go to several)."""
+    return f"{dedupe}:{dest.platform.value}:{dest.channel or dest.user}"

@@ -10,9 +10,9 @@ The web server wakes the child through its standard input, a byte per wake: `i` 
 rows are committed (or landed: storage/landing.py). The child runs at a lower priority
 (WORKER_NICENESS). The web server delivers the outbox itself: once a burst is acknowledged it has
 a core to spare, and the child then makes tickets at its full rate. The child wakes it with `o`,
-through a pipe of its own (CHATDESK_WAKE_FD), when it queues posts. The child stops when its standard input closes, so it
-never outlives the web server, even one killed outright; a child that exits while the web server
-runs is started again.
+through a pipe of its own (CHATDESK_WAKE_FD), when it queues posts. The child stops when its
+standard input closes, so it never outlives the web server, even one killed outright; a child
+that exits while the web server runs is started again.
 """
 
 from __future__ import annotations
