@@ -3,7 +3,9 @@ worker brings them into the inbox in accept order, once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -26,6 +28,16 @@ def _landing() -> Landing:
     return landing
 
 
+@contextlib.contextmanager
+def _database_taken(database: str) -> Iterator[None]:
+    """Another process holds the writer lock for the body's duration."""
+    fd = _writer_held_by_another_process(database)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
 async def _landed_keys() -> list[str]:
     key = 1 + inbox.INSERT_COLUMNS.index("key")
     return [str(row[key]) for row in await _landing().landed(1000)]
@@ -34,11 +46,8 @@ async def _landed_keys() -> list[str]:
 async def test_an_accept_lands_while_another_process_writes_and_the_worker_brings_it_in(
         database: str, clock: FakeClock) -> None:
     desk = desk_with_inbox(clock)
-    fd = _writer_held_by_another_process(database)
-    try:
+    with _database_taken(database):
         outcome = await desk.accept_message(message(1))  # answered although the database is taken
-    finally:
-        os.close(fd)
     assert not outcome.duplicate
     assert await InboxEvent.all().count() == 0
     assert await _landed_keys() == [inbox.inbox_key(message(1))]
@@ -62,11 +71,8 @@ async def test_with_the_database_free_and_the_landing_empty_an_accept_goes_strai
 async def test_while_anything_waits_in_the_landing_later_accepts_land_behind_it(
         database: str, clock: FakeClock) -> None:
     desk = desk_with_inbox(clock)
-    fd = _writer_held_by_another_process(database)
-    try:
+    with _database_taken(database):
         await desk.accept_message(message(1))  # the thread's root lands
-    finally:
-        os.close(fd)
     reply = message(2, thread=f"{1795417201}.000100")
     assert reply.place.thread == ROOT_TS
     await desk.accept_message(reply)  # the database is free now, but the root waits in the landing
@@ -83,13 +89,10 @@ async def test_a_retry_stores_nothing_whether_the_first_delivery_is_in_the_inbox
         database: str, clock: FakeClock) -> None:
     desk = desk_with_inbox(clock)
     await desk.accept_message(message(1))  # into the inbox
-    fd = _writer_held_by_another_process(database)
-    try:
+    with _database_taken(database):
         assert (await desk.accept_message(message(1))).duplicate
         assert not (await desk.accept_message(message(2))).duplicate  # lands
         assert (await desk.accept_message(message(2))).duplicate
-    finally:
-        os.close(fd)
     assert await _landed_keys() == [inbox.inbox_key(message(2))]
     assert await desk.process_inbox() == 2
     assert await Ticket.all().count() == 2 and await InboxEvent.all().count() == 2
@@ -98,11 +101,8 @@ async def test_a_retry_stores_nothing_whether_the_first_delivery_is_in_the_inbox
 async def test_a_crash_after_the_commit_and_before_forgetting_stores_nothing_twice(
         database: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     desk = desk_with_inbox(clock)
-    fd = _writer_held_by_another_process(database)
-    try:
+    with _database_taken(database):
         await desk.accept_message(message(1))
-    finally:
-        os.close(fd)
 
     async def crash(self: Landing, up_to: int) -> None:
         raise RuntimeError("the process died")
@@ -123,11 +123,8 @@ async def test_a_crash_after_the_commit_and_before_forgetting_stores_nothing_twi
 async def test_a_batch_that_fails_leaves_the_landed_rows_to_the_next(
         database: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     desk = desk_with_inbox(clock)
-    fd = _writer_held_by_another_process(database)
-    try:
+    with _database_taken(database):
         await desk.accept_message(message(1))
-    finally:
-        os.close(fd)
 
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("the database went away")
@@ -150,15 +147,12 @@ async def test_erasing_a_contact_scrubs_what_waits_in_the_landing(database: str,
     await desk.accept_message(message(1))
     await desk.process_inbox()  # Cecilia (U0CUST) is a contact now
     contact = await Contact.get(user_id="U0CUST")
-    fd = _writer_held_by_another_process(database)
-    try:
+    with _database_taken(database):
         await desk.accept_message(message(2))  # her next message lands
         other = message(3, event_id="Ev-other")
         other = replace(other, actor=Actor(other.actor.platform, other.actor.tenant, "U0OTHER", "Olli"),
                         text="Cecilia <@U0CUST> asked about this too")
         await desk.accept_message(other)
-    finally:
-        os.close(fd)
     assert len(await _landed_keys()) == 2
     lead = Who(actor=Actor(other.actor.platform, "T0HOME", "U0LEAD", "Lea"), place=other.place, role=Role.LEAD)
     await erase(contact, lead, clock.now() + timedelta(seconds=1))
