@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from chatdesk.worker_process import WORKER_NICENESS
+from chatdesk.worker_process import WORKER_NICENESS, WORKER_NICENESS_POSTGRES, worker_niceness
 from tests.conftest import ORG_YAML
 from tests.scenarios.slack_harness import BOT_TOKEN, SIGNING_SECRET, FakeSlackApi, load, sign, with_event
 
@@ -138,7 +138,12 @@ async def test_the_worker_process_yields_the_processor_to_the_web_server(served:
     await until(lambda: os.getpriority(os.PRIO_PROCESS, worker) > os.getpriority(os.PRIO_PROCESS, served.proc.pid),
                 "the worker process's lower priority")
     assert os.getpriority(os.PRIO_PROCESS, worker) - os.getpriority(os.PRIO_PROCESS, served.proc.pid) \
-        == WORKER_NICENESS
+        == WORKER_NICENESS  # (on SQLite)
+
+
+def test_the_worker_process_yields_more_on_postgresql_whose_own_processes_run_its_queries() -> None:
+    assert worker_niceness("postgres://chatdesk@db/chatdesk") == WORKER_NICENESS_POSTGRES > WORKER_NICENESS
+    assert worker_niceness("sqlite://chatdesk.sqlite3") == WORKER_NICENESS > 0
 
 
 async def test_a_worker_process_that_dies_is_started_again_and_nothing_is_lost(served: Served) -> None:
