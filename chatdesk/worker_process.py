@@ -44,10 +44,10 @@ STEADY = 10.0  # seconds a worker process must have run for its next restart to 
 # web server's answer (and retries after 3 s), while a ticket made 10 ms later is not noticed. How
 # much is a balance, measured on 2 cores during a burst of 1,500 events: the lower the worker's
 # priority, the faster the answers and the fewer tickets made while the burst lasts. On PostgreSQL
-# the worker's queries also run in the database's own processes, at full priority: there niceness 5
-# took the answers from 0.20x to 0.35-0.39x a bare insert's rate; on SQLite 2 was enough (0.47x).
+# the worker's queries also run in the database's own processes, at full priority: there 3 kept
+# the answers at 0.37-0.52x a bare insert's rate (2 gave 0.27-0.30x); on SQLite 2 gave 0.37-0.56x.
 WORKER_NICENESS = 2
-WORKER_NICENESS_POSTGRES = 5
+WORKER_NICENESS_POSTGRES = 3
 
 
 def worker_niceness(database_url: str) -> int:
