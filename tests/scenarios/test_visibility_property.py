@@ -8,6 +8,7 @@ flags the core sets, so a wrong classification in the core fails the test."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -120,6 +121,9 @@ async def test_no_agents_only_content_reaches_a_customer_visible_place(database:
     for place_name, who, text in plan:
         place, visible, customer = PLACES[place_name]
         typed[customer] = f"{typed.get(customer, '')} {text}"
+        addressed = re.match(r"(?:reply|resolve)\s+(ACME|GLOBEX)-\d+\s+(.*)", text, re.S)
+        if addressed and who != "contact":  # an agent's words for another customer's ticket are posted there
+            typed[addressed[1]] = f"{typed.get(addressed[1], '')} {addressed[2]}"
         actor = ACTORS[place.platform][who]
         outcome = await desk.handle_invocation(Invocation(event_id=f"Ev{uuid.uuid4().hex}", actor=actor,
                                                           place=place, text=text))
