@@ -174,17 +174,8 @@ async def _insert(batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> l
         columns_of = [[fields_map[c].to_db_value(row[c], InboxEvent) for row in rows.values()] for c in INSERT_COLUMNS]
         stored = await conn.execute_query_dict(POSTGRES_INSERT, columns_of)
         return _fresh(batch, {str(r["key"]) for r in stored})
-    values: list[Any] = []
-    groups = []
-    for row in rows.values():
-        marks = []
-        for column in INSERT_COLUMNS:
-            values.append(fields_map[column].to_db_value(row[column], InboxEvent))
-            marks.append(db.param(len(values), postgres))
-        groups.append(f"({','.join(marks)})")
-    columns = ",".join(f'"{c}"' for c in INSERT_COLUMNS)
-    sql = (f'INSERT INTO "inbox" ({columns}) VALUES {",".join(groups)} '
-           'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
+    values = [fields_map[c].to_db_value(row[c], InboxEvent) for row in rows.values() for c in INSERT_COLUMNS]
+    sql = insert_sql(INSERT_COLUMNS, len(rows))
     if isinstance(conn, ImmediateSqliteClient):  # a database in memory: in this process alone
         stored = await conn.write_in_turn(lambda raw: raw.execute(sql, values).fetchall())
     else:

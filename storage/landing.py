@@ -33,12 +33,12 @@ BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
 
 
-def insert_sql(columns: Sequence[str], rows: int) -> str:
-    """`rows` inbox rows in one statement; a key stored before stores nothing (its key is returned
+def insert_sql(columns: Sequence[str], rows: int, table: str = "inbox") -> str:
+    """`rows` rows in one SQLite statement; a key stored before stores nothing (its key is returned
     only when it was new)."""
     names = ",".join(f'"{c}"' for c in columns)
     group = "(" + ",".join("?" * len(columns)) + ")"
-    return (f'INSERT INTO "inbox" ({names}) VALUES {",".join([group] * rows)} '
+    return (f'INSERT INTO "{table}" ({names}) VALUES {",".join([group] * rows)} '
             'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
 
 
@@ -96,11 +96,7 @@ class Landing:
         rows = [row for row in rows if row[self.key_index] not in known]  # a retry of a stored message
         if not rows:
             return set()
-        names = ",".join(f'"{c}"' for c in self.columns)
-        group = "(" + ",".join("?" * len(self.columns)) + ")"
-        sql = (f'INSERT INTO "landing" ({names}) VALUES {",".join([group] * len(rows))} '
-               'ON CONFLICT ("key") DO NOTHING RETURNING "key"')
-        return _write(landing, sql, [v for row in rows for v in row])
+        return _write(landing, insert_sql(self.columns, len(rows), "landing"), [v for row in rows for v in row])
 
     def _landed(self, limit: int) -> list[tuple[Any, ...]]:
         if self._landing is None and not os.path.exists(self.path):
